@@ -1,0 +1,180 @@
+"""The `fs` command line. Thin: parse options, call one library function, print a summary.
+
+Heavy libraries (torch, Great Expectations) are never imported on this path, so `fs --help` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from featurestore.errors import FeatureStoreError
+from featurestore.store import Store
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="XAUUSD feature store: ingest, materialize.")
+out = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="Store directory (env FS_STORE, default ./fsdata).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+
+def _run(debug: bool, action: Callable[[], Any]) -> Any:
+    """Run `action`, turning our errors into `Error: ...` and their exit code."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return action()
+    except FeatureStoreError as exc:
+        if debug:
+            raise
+        err.print("Error:", style="bold red", end=" ")
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _emit_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _parse_date_range(text: str) -> tuple[date, date]:
+    try:
+        first, last = text.split("..")
+        return date.fromisoformat(first.strip()), date.fromisoformat(last.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a range like 2025-02-01..2025-10-27") from None
+
+
+def _stage_progress(total: int) -> tuple[Progress, Callable[[str], None]]:
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    )
+    task = progress.add_task("starting", total=total)
+
+    def on_stage(name: str) -> None:
+        progress.update(task, description=name, advance=1)
+
+    return progress, on_stage
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="Candle file: MT5 export, CSV, Parquet or OANDA v20 JSON.")],
+    symbol: Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="mt5, csv, parquet or oanda-json (default: detect).")
+    ] = None,
+    source_tz: Annotated[
+        str | None,
+        typer.Option(help="Time zone of naive timestamps: IANA name (EET), fixed offset (+02:00) or UTC."),
+    ] = None,
+    point_size: Annotated[float | None, typer.Option(help="Price of one spread point (XAUUSD 0.01).")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="State the timeframe (M5, H1, ...); default: infer.")] = None,
+    max_reject_share: Annotated[float, typer.Option(help="Exit non-zero above this share of rejected rows.")] = 0.01,
+    on_conflict: Annotated[
+        str, typer.Option(help="When bars differ from stored ones: refuse, keep-existing or replace.")
+    ] = "refuse",
+    assume_spread: Annotated[
+        float | None, typer.Option(help="Spread in points for sources without one (stated, never guessed).")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Ingest a candle file into the store (UTC, checked, bad rows kept in candles_rejected)."""
+    from featurestore.ingest import IngestOptions, ingest_file
+    from featurestore.report import ingest_summary
+
+    options = IngestOptions(
+        symbol=symbol, fmt=fmt, source_tz=source_tz, point_size=point_size, timeframe=timeframe,
+        max_reject_share=max_reject_share, on_conflict=on_conflict, assume_spread_points=assume_spread,
+    )
+
+    def action() -> None:
+        from featurestore.errors import RejectThresholdError
+
+        try:
+            result = ingest_file(Store.at(store), path, options)
+        except RejectThresholdError as exc:
+            _show(exc.result, as_json, ingest_summary)
+            raise
+        _show(result, as_json, ingest_summary)
+
+    _run(debug, action)
+
+
+@app.command()
+def materialize(
+    date_range: Annotated[str, typer.Option(help="UTC days, inclusive: 2025-02-01..2025-10-27.")],
+    symbol: Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")],
+    timeframe: Annotated[str, typer.Option(help="Bar timeframe the contract is defined on.")] = "M5",
+    blocked: Annotated[
+        Path | None, typer.Option(help="CSV of start,end UTC intervals to block (HARD_KILLSWITCH).")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Compute context, sequence and snapshot features, eligibility and labels for a date range."""
+    from featurestore.materialize import MaterializeConfig, materialize, read_blocked_intervals
+    from featurestore.report import materialize_summary
+
+    start, end = _parse_date_range(date_range)
+
+    def action() -> None:
+        intervals = read_blocked_intervals(blocked) if blocked is not None else ()
+        config = MaterializeConfig(symbol, start, end, timeframe, intervals)
+        progress, on_stage = _stage_progress(8)
+        with progress:
+            result = materialize(Store.at(store), config, on_stage=on_stage)
+        _show(result, as_json, materialize_summary)
+
+    _run(debug, action)
+
+
+@app.command()
+def demo(
+    synthetic: Annotated[bool, typer.Option(help="Use synthetic candles even where real data exists.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The main job on an embedded default: shared real data if present, else synthetic candles."""
+    from featurestore.demo import run_demo
+    from featurestore.report import ingest_summary, materialize_summary
+
+    def action() -> None:
+        progress, on_stage = _stage_progress(10)
+        with progress:
+            result = run_demo(Store.at(store), synthetic=synthetic, on_stage=on_stage)
+        if as_json:
+            _emit_json(result.to_dict())
+            return
+        out.print(f"Demo on {result.data_kind} data: {result.source_file}", highlight=False)
+        out.print(ingest_summary(result.ingest))
+        out.print(materialize_summary(result.materialize))
+        for warning in (*result.ingest.warnings, *result.materialize.warnings):
+            err.print(f"Warning: {warning}", highlight=False, markup=False)
+
+    _run(debug, action)
+
+
+def _show(result: Any, as_json: bool, render: Callable[[Any], Any]) -> None:
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        out.print(render(result))
+    for warning in result.warnings:
+        err.print(f"Warning: {warning}", highlight=False, markup=False)

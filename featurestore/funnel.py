@@ -1,0 +1,67 @@
+"""The eligibility filter-rate report: a funnel from all bars to trainable rows, with per-reason counts.
+
+Stages follow the contract's reason order: bars -> after each hard check -> after the soft check (eligible)
+-> label available (the rows training can use). The report is plain data, stored in snapshot manifests and
+bundles and printed by `fs materialize`, `fs validate` and `train run`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.parameters_v1 import ELIGIBILITY_REASONS
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    name: str
+    remaining: int
+    removed: int
+    share_of_bars: float
+
+
+@dataclass(frozen=True)
+class EligibilityFunnel:
+    bars: int
+    stages: tuple[FunnelStage, ...]
+    reason_counts: dict[str, int]
+    reason_shares: dict[str, float]
+
+    @property
+    def eligible(self) -> int:
+        return self.reason_counts.get("ELIGIBLE", 0)
+
+    @property
+    def trainable(self) -> int:
+        return self.stages[-1].remaining if self.stages else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def eligibility_funnel(eligibility: pa.Table, labels: pa.Table) -> EligibilityFunnel:
+    """Build the funnel from the eligibility and labels tables of the same rows."""
+    bars = eligibility.num_rows
+    reasons = eligibility.column("reason").to_pylist()
+    counts = {reason: 0 for reason in ELIGIBILITY_REASONS}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    stages = [FunnelStage("bars", bars, 0, 1.0 if bars else 0.0)]
+    remaining = bars
+    for reason in ELIGIBILITY_REASONS[:-1]:
+        remaining -= counts[reason]
+        stages.append(FunnelStage(f"after {reason}", remaining, counts[reason], _share(remaining, bars)))
+    eligible_mask = pc.equal(eligibility.column("reason"), "ELIGIBLE")
+    available = pc.and_(eligible_mask, labels.column("label_available"))
+    trainable = int(pc.sum(available.cast(pa.int64())).as_py() or 0)
+    stages.append(FunnelStage("label available", trainable, remaining - trainable, _share(trainable, bars)))
+    shares = {reason: _share(n, bars) for reason, n in counts.items()}
+    return EligibilityFunnel(bars, tuple(stages), counts, shares)
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0

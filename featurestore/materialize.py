@@ -1,0 +1,286 @@
+"""`fs materialize`: compute every contract table for a date range and store it atomically.
+
+Usage::
+
+    result = materialize(Store.at("./fsdata"), MaterializeConfig("XAUUSD", date(2025, 2, 1), date(2025, 10, 27)))
+    result.rows["snap_features"], result.funnel.eligible
+
+The slice read from `candles` starts `warmup_bars` bars before the range and ends `label_horizon_bars` bars
+after it, so every row of the range gets the same values it would get in any larger run. Rows without
+enough history are kept and marked HARD_WARMUP (features null), never dropped or filled. All tables of a run
+are replaced inside one transaction: a crash leaves the previous state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from featurestore.errors import MaterializeError
+from featurestore.funnel import EligibilityFunnel, eligibility_funnel
+from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
+from featurestore.store import Store
+from schemas.columns import Table
+from schemas.contract import CONTRACT, Contract, full_contract_hash
+from schemas.seed_contract import compute_feature_contract_hash
+
+logger = logging.getLogger(__name__)
+
+_SQL_TYPES = {"str": "VARCHAR", "datetime": "TIMESTAMP", "bool": "BOOLEAN", "int8": "TINYINT",
+              "int64": "BIGINT", "float64": "DOUBLE"}
+
+
+@dataclass(frozen=True)
+class MaterializeConfig:
+    """What to materialize. Dates are UTC calendar days; `end` is inclusive."""
+
+    symbol: str
+    start: date
+    end: date
+    timeframe: str = "M5"
+    blocked_intervals: tuple[tuple[datetime, datetime], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class MaterializeResult:
+    run_id: str
+    symbol: str
+    start: date
+    end: date
+    rows: dict[str, int]
+    funnel: EligibilityFunnel
+    warnings: tuple[str, ...]
+    seconds: float
+    slice_rows: int
+    feature_contract_hash: str
+    full_contract_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "symbol": self.symbol,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "rows": self.rows,
+            "funnel": self.funnel.to_dict(),
+            "warnings": list(self.warnings),
+            "seconds": round(self.seconds, 3),
+            "slice_rows": self.slice_rows,
+            "feature_contract_hash": self.feature_contract_hash,
+            "full_contract_hash": self.full_contract_hash,
+        }
+
+
+def materialize(
+    store: Store,
+    config: MaterializeConfig,
+    *,
+    contract: Contract = CONTRACT,
+    on_stage: Callable[[str], None] | None = None,
+) -> MaterializeResult:
+    """Materialize context, seq_features, snap_features, eligibility and labels for the configured range.
+
+    Raises:
+        MaterializeError: wrong timeframe, empty range, no candles, or candles lacking a needed column.
+        StoreBusyError: another process holds the store.
+    """
+    started = time.perf_counter()
+    if config.timeframe != contract.parameters["timeframe"]:
+        raise MaterializeError(
+            f"contract {contract.version} is defined on {contract.parameters['timeframe']} bars, "
+            f"not {config.timeframe}; ingest {contract.parameters['timeframe']} candles"
+        )
+    if config.end < config.start:
+        raise MaterializeError(f"empty date range {config.start}..{config.end}: the end is before the start")
+    start = datetime.combine(config.start, datetime.min.time())
+    end = datetime.combine(config.end + timedelta(days=1), datetime.min.time())
+    with store.connect() as con:
+        if on_stage is not None:
+            on_stage("load candles")
+        candles = _load_slice(con, config, start, end, contract)
+        warnings = _slice_warnings(candles, start, contract)
+        tables = run_pipeline(
+            candles, start, end, blocked_intervals=config.blocked_intervals, contract=contract, on_stage=on_stage
+        )
+        if on_stage is not None:
+            on_stage("write tables")
+        run_id = uuid.uuid4().hex[:16]
+        hashes = (compute_feature_contract_hash(), full_contract_hash(contract))
+        _write(con, contract.tables, tables, config, start, end, run_id, hashes, _fingerprint(candles), contract.version)
+    funnel = eligibility_funnel(tables["eligibility"], tables["labels"])
+    return MaterializeResult(
+        run_id=run_id,
+        symbol=config.symbol,
+        start=config.start,
+        end=config.end,
+        rows={name: t.num_rows for name, t in tables.items()},
+        funnel=funnel,
+        warnings=tuple(warnings),
+        seconds=time.perf_counter() - started,
+        slice_rows=candles.num_rows,
+        feature_contract_hash=hashes[0],
+        full_contract_hash=hashes[1],
+    )
+
+
+def load_candle_slice(
+    con: duckdb.DuckDBPyConnection, symbol: str, timeframe: str, start: datetime, end: datetime, contract: Contract
+) -> pa.Table:
+    """Bars of [start, end) plus `warmup_bars` bars before and the label margin after, ordered by ts."""
+    key = [symbol, timeframe]
+    before = con.execute(
+        "SELECT ts FROM candles WHERE symbol = ? AND timeframe = ? AND ts < ? ORDER BY ts DESC LIMIT 1 OFFSET ?",
+        [*key, start, contract.warmup_bars - 1],
+    ).fetchall()
+    after = con.execute(
+        "SELECT ts FROM candles WHERE symbol = ? AND timeframe = ? AND ts >= ? ORDER BY ts LIMIT 1 OFFSET ?",
+        [*key, end, contract.label_margin_bars - 1],
+    ).fetchall()
+    lo = before[0][0] if before else datetime(1, 1, 1)
+    hi = after[0][0] if after else datetime(9999, 12, 31)
+    return con.sql(
+        f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles WHERE symbol = ? AND timeframe = ? "
+        "AND ts >= ? AND ts <= ? ORDER BY ts",
+        params=[*key, lo, hi],
+    ).to_arrow_table()
+
+
+def _load_slice(
+    con: duckdb.DuckDBPyConnection, config: MaterializeConfig, start: datetime, end: datetime, contract: Contract
+) -> pa.Table:
+    candles = load_candle_slice(con, config.symbol, config.timeframe, start, end, contract)
+    in_range = con.execute(
+        "SELECT count(*), count(tick_volume), count(spread) FROM candles "
+        "WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts < ?",
+        [config.symbol, config.timeframe, start, end],
+    ).fetchall()[0]
+    if in_range[0] == 0:
+        stored = con.execute(
+            "SELECT min(ts), max(ts), count(*) FROM candles WHERE symbol = ? AND timeframe = ?",
+            [config.symbol, config.timeframe],
+        ).fetchall()[0]
+        have = f"stored {config.timeframe} bars of {config.symbol}: " + (
+            f"{stored[2]} from {stored[0]} to {stored[1]} UTC" if stored[2] else "none (run `fs ingest` first)"
+        )
+        raise MaterializeError(f"no candles in {config.start}..{config.end}; {have}")
+    if candles.column("tick_volume").null_count or candles.column("spread").null_count:
+        raise MaterializeError(
+            f"{candles.column('tick_volume').null_count} bars lack tick volume and "
+            f"{candles.column('spread').null_count} lack a spread around {config.start}..{config.end}; "
+            "the contract's features need both. Ingest a source with tick volume and spread "
+            "(or --assume-spread for the spread)."
+        )
+    return candles
+
+
+def _slice_warnings(candles: pa.Table, start: datetime, contract: Contract) -> list[str]:
+    ts = candles.column("ts").to_pylist()
+    history = sum(1 for t in ts if t < start)
+    if history < contract.warmup_bars:
+        return [
+            f"only {history} bars before {start:%Y-%m-%d} (the contract needs {contract.warmup_bars}): "
+            "the first rows of the range are HARD_WARMUP with null features"
+        ]
+    return []
+
+
+def _fingerprint(candles: pa.Table) -> str:
+    digest = hashlib.sha256()
+    for name in candles.column_names:
+        for chunk in candles.column(name).chunks:
+            for buffer in chunk.buffers():
+                if buffer is not None:
+                    digest.update(buffer)
+    return digest.hexdigest()
+
+
+def _ddl(table: Table) -> str:
+    cols = [
+        f"{c.name} {_SQL_TYPES[c.dtype]}" + (" NOT NULL" if c.nullable == "never" else "") for c in table.columns
+    ]
+    # No PRIMARY KEY: (symbol, ts) is unique by construction (one slice of the keyed candles table) and is
+    # checked by the validation gate; an index would double the write time of a year.
+    return f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(cols)})"
+
+
+def _check_existing(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    stored = [r[0] for r in con.execute(f"DESCRIBE {table.name}").fetchall()]
+    if stored != list(table.names):
+        raise MaterializeError(
+            f"table '{table.name}' in the store has columns from another contract version "
+            f"(stored {len(stored)}, contract {len(table.names)}); materialize into a new --store"
+        )
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    tables: Sequence[Table],
+    data: dict[str, pa.Table],
+    config: MaterializeConfig,
+    start: datetime,
+    end: datetime,
+    run_id: str,
+    hashes: tuple[str, str],
+    fingerprint: str,
+    contract_version: str,
+) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in tables:
+            con.execute(_ddl(table))
+            _check_existing(con, table)
+            con.execute(f"DELETE FROM {table.name} WHERE symbol = ? AND ts >= ? AND ts < ?", [config.symbol, start, end])
+            con.register("incoming", data[table.name])
+            con.execute(f"INSERT INTO {table.name} SELECT * FROM incoming")
+            con.unregister("incoming")
+        con.execute(
+            "INSERT INTO materialize_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id, config.symbol, config.timeframe, start, end, contract_version, hashes[0], hashes[1],
+                data["eligibility"].num_rows, fingerprint,
+                json.dumps([[a.isoformat(), b.isoformat()] for a, b in config.blocked_intervals]),
+                datetime.now(timezone.utc).replace(tzinfo=None),
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def read_blocked_intervals(path: Path) -> tuple[tuple[datetime, datetime], ...]:
+    """Read `start,end[,reason]` UTC rows (ISO 8601, a header line allowed) for HARD_KILLSWITCH.
+
+    Raises:
+        MaterializeError: a row cannot be parsed or ends before it starts, naming file and line.
+    """
+    intervals = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = [f.strip() for f in line.split(",")]
+        if not line.strip() or (number == 1 and fields[0].lower() == "start"):
+            continue
+        try:
+            start, end = (_utc_naive(datetime.fromisoformat(f)) for f in fields[:2])
+        except ValueError as exc:
+            raise MaterializeError(f"{path}, line {number}: {exc}; expected start,end in ISO 8601 UTC") from None
+        if end <= start:
+            raise MaterializeError(f"{path}, line {number}: the interval ends at or before its start")
+        intervals.append((start, end))
+    return tuple(intervals)
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)

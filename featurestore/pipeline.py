@@ -1,0 +1,101 @@
+"""Runs the versioned SQL over one slice of candles, in a private in-memory DuckDB.
+
+The same function serves batch materialization (a year plus margins) and the online path (the last
+`warmup_bars + 1` candles), so training and live features come from the same SQL text.
+
+Usage::
+
+    tables = run_pipeline(slice_arrow, start, end)   # {"context": pa.Table, ..., "labels": pa.Table}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from featurestore.errors import ContractError
+from featurestore.sql_registry import SqlFile, load_sql_version
+from schemas.columns import Table
+from schemas.contract import CONTRACT, Contract
+
+logger = logging.getLogger(__name__)
+
+SLICE_COLUMNS = ("symbol", "ts", "open", "high", "low", "close", "tick_volume", "spread")
+# Stages whose rows are nulled in HARD_WARMUP rows (their values would rest on incomplete windows).
+_WARMUP_NULLED_ROLES = ("feature", "categorical")
+
+
+def run_pipeline(
+    candles_slice: pa.Table,
+    start: datetime,
+    end: datetime,
+    *,
+    blocked_intervals: Sequence[tuple[datetime, datetime]] = (),
+    contract: Contract = CONTRACT,
+    on_stage: Callable[[str], None] | None = None,
+    threads: int | None = None,
+) -> dict[str, pa.Table]:
+    """Run every SQL file of the contract's version over `candles_slice` and return the output tables.
+
+    Args:
+        candles_slice: one symbol's bars ordered by ts, columns SLICE_COLUMNS, with the contract's lookback
+            margin before `start` and label margin after `end` already included.
+        start, end: the half-open UTC range [start, end) of rows to return.
+        blocked_intervals: user-declared [start, end) UTC intervals for HARD_KILLSWITCH.
+        on_stage: called with each stage name as it starts (progress display).
+
+    Raises:
+        ContractError: a SQL file's output columns differ from the contract's declaration.
+    """
+    files = load_sql_version(contract.version)
+    params = contract.sql_parameters()
+    con = duckdb.connect()
+    try:
+        if threads is not None:
+            con.execute(f"SET threads = {int(threads)}")
+        con.register("candles_slice_arrow", candles_slice)
+        con.execute("CREATE TEMP TABLE candles_slice AS SELECT * FROM candles_slice_arrow ORDER BY ts")
+        con.execute("CREATE TEMP TABLE blocked_intervals (start_ts TIMESTAMP, end_ts TIMESTAMP)")
+        if blocked_intervals:
+            con.executemany("INSERT INTO blocked_intervals VALUES (?, ?)", [list(i) for i in blocked_intervals])
+        for sql_file in files:
+            if on_stage is not None:
+                on_stage(sql_file.name)
+            con.execute(f"CREATE TEMP TABLE {sql_file.name} AS {sql_file.render(params)}")
+        return {t.name: _output(con, t, _file_of(files, t), start, end) for t in contract.tables}
+    finally:
+        con.close()
+
+
+def _file_of(files: Sequence[SqlFile], table: Table) -> SqlFile:
+    for f in files:
+        if f.path.name == table.sql:
+            return f
+    raise ContractError(f"the contract names SQL file '{table.sql}' for table '{table.name}', but it is missing")
+
+
+def _output(con: duckdb.DuckDBPyConnection, table: Table, sql_file: SqlFile, start: datetime, end: datetime) -> pa.Table:
+    """The rows of [start, end) in contract column order, with features nulled in warmup rows."""
+    produced = [row[0] for row in con.execute(f"DESCRIBE {sql_file.name}").fetchall()]
+    if sorted(produced) != sorted(table.names):
+        missing = sorted(set(table.names) - set(produced))
+        extra = sorted(set(produced) - set(table.names))
+        raise ContractError(
+            f"SQL file '{sql_file.path}' produces columns that differ from the contract's table "
+            f"'{table.name}': missing {missing}, not declared {extra}"
+        )
+    select = []
+    for col in table.columns:
+        if col.role in _WARMUP_NULLED_ROLES and col.nullable == "warmup":
+            select.append(f"CASE WHEN e.reason = 'HARD_WARMUP' THEN NULL ELSE t.{col.name} END AS {col.name}")
+        else:
+            select.append(f"t.{col.name}")
+    query = (
+        f"SELECT {', '.join(select)} FROM {sql_file.name} t JOIN eligibility e ON e.ts = t.ts "
+        "WHERE t.ts >= ? AND t.ts < ? ORDER BY t.ts"
+    )
+    return con.sql(query, params=[start, end]).to_arrow_table()

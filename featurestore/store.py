@@ -1,0 +1,152 @@
+"""The on-disk store: one DuckDB file plus folders for snapshots, validation, bundles and reports.
+
+Usage::
+
+    store = Store.at("./fsdata")
+    with store.connect() as con:          # the single writer; a second one gets StoreBusyError
+        con.execute("SELECT count(*) FROM candles").fetchone()
+
+Timestamps in every table are DuckDB `TIMESTAMP` values holding UTC wall time (bar OPEN time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from featurestore.errors import StoreBusyError
+
+DEFAULT_STORE = "./fsdata"
+DB_FILE = "featurestore.duckdb"
+
+CANDLES_DDL = """
+CREATE TABLE IF NOT EXISTS candles (
+    symbol VARCHAR NOT NULL,
+    timeframe VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL,
+    open DOUBLE NOT NULL,
+    high DOUBLE NOT NULL,
+    low DOUBLE NOT NULL,
+    close DOUBLE NOT NULL,
+    tick_volume BIGINT,
+    spread DOUBLE,
+    ingest_id INTEGER NOT NULL,
+    PRIMARY KEY (symbol, timeframe, ts)
+);
+CREATE TABLE IF NOT EXISTS candles_rejected (
+    ingest_id INTEGER NOT NULL,
+    symbol VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL,
+    line BIGINT NOT NULL,
+    ts TIMESTAMP,
+    reason VARCHAR NOT NULL,
+    raw VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ingest_log (
+    ingest_id INTEGER PRIMARY KEY,
+    symbol VARCHAR NOT NULL,
+    timeframe VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL,
+    source_sha256 VARCHAR NOT NULL,
+    format VARCHAR NOT NULL,
+    source_tz VARCHAR NOT NULL,
+    price_basis VARCHAR NOT NULL,
+    point_size DOUBLE,
+    rows_read BIGINT NOT NULL,
+    rows_accepted BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    rows_new BIGINT NOT NULL,
+    rows_already_stored BIGINT NOT NULL,
+    first_ts TIMESTAMP,
+    last_ts TIMESTAMP,
+    warnings VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS materialize_log (
+    run_id VARCHAR PRIMARY KEY,
+    symbol VARCHAR NOT NULL,
+    timeframe VARCHAR NOT NULL,
+    range_start TIMESTAMP NOT NULL,
+    range_end TIMESTAMP NOT NULL,
+    sql_version VARCHAR NOT NULL,
+    feature_contract_hash VARCHAR NOT NULL,
+    full_contract_hash VARCHAR NOT NULL,
+    rows BIGINT NOT NULL,
+    candle_fingerprint VARCHAR NOT NULL,
+    blocked_intervals VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+"""
+
+_LOCK_PATTERN = re.compile(r"lock", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Store:
+    """Paths of one store root. Creating the object touches nothing on disk."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | os.PathLike[str] | None = None) -> Store:
+        chosen = root if root is not None else os.environ.get("FS_STORE", DEFAULT_STORE)
+        return cls(Path(chosen))
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_FILE
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.root / "snapshots"
+
+    @property
+    def validation_dir(self) -> Path:
+        return self.root / "validation"
+
+    @property
+    def bundles_dir(self) -> Path:
+        return self.root / "bundles"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @contextlib.contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the DuckDB file, creating the store and its base tables on first use.
+
+        Raises:
+            StoreBusyError: another process holds the file.
+        """
+        if read_only and not self.db_path.exists():
+            raise StoreBusyError(
+                f"no store at {self.root}: run `fs ingest` first (or pass --store / set FS_STORE)"
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(self.db_path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if _LOCK_PATTERN.search(str(exc)):
+                raise StoreBusyError(
+                    f"store is busy: another process holds {self.db_path} "
+                    f"({_holder(str(exc))}). Wait for it to finish, or use another --store."
+                ) from None
+            raise
+        try:
+            if not read_only:
+                con.execute(CANDLES_DDL)
+            yield con
+        finally:
+            con.close()
+
+
+def _holder(message: str) -> str:
+    match = re.search(r"PID (\d+)", message)
+    return f"PID {match.group(1)}" if match else "see `fuser` for the holder"
