@@ -20,7 +20,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from featurestore.errors import FeatureStoreError
 from featurestore.store import Store
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="XAUUSD feature store: ingest, materialize.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="XAUUSD feature store: ingest, materialize."
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -31,9 +33,12 @@ StoreOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 
+
 def _run(debug: bool, action: Callable[[], Any]) -> Any:
     """Run `action`, turning our errors into `Error: ...` and their exit code."""
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return action()
     except FeatureStoreError as exc:
@@ -58,8 +63,12 @@ def _parse_date_range(text: str) -> tuple[date, date]:
 
 def _stage_progress(total: int) -> tuple[Progress, Callable[[str], None]]:
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     )
     task = progress.add_task("starting", total=total)
 
@@ -81,8 +90,12 @@ def ingest(
         typer.Option(help="Time zone of naive timestamps: IANA name (EET), fixed offset (+02:00) or UTC."),
     ] = None,
     point_size: Annotated[float | None, typer.Option(help="Price of one spread point (XAUUSD 0.01).")] = None,
-    timeframe: Annotated[str | None, typer.Option(help="State the timeframe (M5, H1, ...); default: infer.")] = None,
-    max_reject_share: Annotated[float, typer.Option(help="Exit non-zero above this share of rejected rows.")] = 0.01,
+    timeframe: Annotated[
+        str | None, typer.Option(help="State the timeframe (M5, H1, ...); default: infer.")
+    ] = None,
+    max_reject_share: Annotated[
+        float, typer.Option(help="Exit non-zero above this share of rejected rows.")
+    ] = 0.01,
     on_conflict: Annotated[
         str, typer.Option(help="When bars differ from stored ones: refuse, keep-existing or replace.")
     ] = "refuse",
@@ -97,10 +110,19 @@ def ingest(
     from featurestore.ingest import IngestOptions, ingest_file
     from featurestore.report import ingest_summary
 
-    options = IngestOptions(
-        symbol=symbol, fmt=fmt, source_tz=source_tz, point_size=point_size, timeframe=timeframe,
-        max_reject_share=max_reject_share, on_conflict=on_conflict, assume_spread_points=assume_spread,
-    )
+    try:
+        options = IngestOptions(
+            symbol=symbol,
+            fmt=fmt,
+            source_tz=source_tz,
+            point_size=point_size,
+            timeframe=timeframe,
+            max_reject_share=max_reject_share,
+            on_conflict=on_conflict,
+            assume_spread_points=assume_spread,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
     def action() -> None:
         from featurestore.errors import RejectThresholdError
@@ -146,7 +168,9 @@ def materialize(
 
 @app.command()
 def demo(
-    synthetic: Annotated[bool, typer.Option(help="Use synthetic candles even where real data exists.")] = False,
+    synthetic: Annotated[
+        bool, typer.Option(help="Use synthetic candles even where real data exists.")
+    ] = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -178,3 +202,7 @@ def _show(result: Any, as_json: bool, render: Callable[[Any], Any]) -> None:
         out.print(render(result))
     for warning in result.warnings:
         err.print(f"Warning: {warning}", highlight=False, markup=False)
+
+
+if __name__ == "__main__":
+    app()

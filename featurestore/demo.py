@@ -62,7 +62,11 @@ def run_demo(
     if real is not None:
         source, kind, (start, end) = real, "real", REAL_RANGE
     else:
-        source, kind, (start, end) = store.root / "demo" / "xauusd_m5_synthetic_mt5.tsv", "synthetic", SYNTHETIC_RANGE
+        source, kind, (start, end) = (
+            store.root / "demo" / "xauusd_m5_synthetic_mt5.tsv",
+            "synthetic",
+            SYNTHETIC_RANGE,
+        )
         if not source.exists():
             if on_stage is not None:
                 on_stage("generate synthetic candles")
@@ -71,6 +75,8 @@ def run_demo(
     logger.info("demo data: %s (%s)", source, kind)
     if on_stage is not None:
         on_stage("ingest")
-    ingest = ingest_file(store, source, IngestOptions(symbol=DEMO_SYMBOL, fmt="mt5", source_tz=DEMO_SOURCE_TZ))
+    ingest = ingest_file(
+        store, source, IngestOptions(symbol=DEMO_SYMBOL, fmt="mt5", source_tz=DEMO_SOURCE_TZ)
+    )
     result = materialize(store, MaterializeConfig(DEMO_SYMBOL, start, end), on_stage=on_stage)
     return DemoResult(kind, source, ingest, result)

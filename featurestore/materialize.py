@@ -2,7 +2,8 @@
 
 Usage::
 
-    result = materialize(Store.at("./fsdata"), MaterializeConfig("XAUUSD", date(2025, 2, 1), date(2025, 10, 27)))
+    config = MaterializeConfig("XAUUSD", date(2025, 2, 1), date(2025, 10, 27))
+    result = materialize(Store.at("./fsdata"), config)
     result.rows["snap_features"], result.funnel.eligible
 
 The slice read from `candles` starts `warmup_bars` bars before the range and ends `label_horizon_bars` bars
@@ -20,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,14 @@ from schemas.seed_contract import compute_feature_contract_hash
 
 logger = logging.getLogger(__name__)
 
-_SQL_TYPES = {"str": "VARCHAR", "datetime": "TIMESTAMP", "bool": "BOOLEAN", "int8": "TINYINT",
-              "int64": "BIGINT", "float64": "DOUBLE"}
+_SQL_TYPES = {
+    "str": "VARCHAR",
+    "datetime": "TIMESTAMP",
+    "bool": "BOOLEAN",
+    "int8": "TINYINT",
+    "int64": "BIGINT",
+    "float64": "DOUBLE",
+}
 
 
 @dataclass(frozen=True)
@@ -111,13 +118,29 @@ def materialize(
         candles = _load_slice(con, config, start, end, contract)
         warnings = _slice_warnings(candles, start, contract)
         tables = run_pipeline(
-            candles, start, end, blocked_intervals=config.blocked_intervals, contract=contract, on_stage=on_stage
+            candles,
+            start,
+            end,
+            blocked_intervals=config.blocked_intervals,
+            contract=contract,
+            on_stage=on_stage,
         )
         if on_stage is not None:
             on_stage("write tables")
         run_id = uuid.uuid4().hex[:16]
         hashes = (compute_feature_contract_hash(), full_contract_hash(contract))
-        _write(con, contract.tables, tables, config, start, end, run_id, hashes, _fingerprint(candles), contract.version)
+        _write(
+            con,
+            contract.tables,
+            tables,
+            config,
+            start,
+            end,
+            run_id,
+            hashes,
+            _fingerprint(candles),
+            contract.version,
+        )
     funnel = eligibility_funnel(tables["eligibility"], tables["labels"])
     return MaterializeResult(
         run_id=run_id,
@@ -135,12 +158,18 @@ def materialize(
 
 
 def load_candle_slice(
-    con: duckdb.DuckDBPyConnection, symbol: str, timeframe: str, start: datetime, end: datetime, contract: Contract
+    con: duckdb.DuckDBPyConnection,
+    symbol: str,
+    timeframe: str,
+    start: datetime,
+    end: datetime,
+    contract: Contract,
 ) -> pa.Table:
     """Bars of [start, end) plus `warmup_bars` bars before and the label margin after, ordered by ts."""
     key = [symbol, timeframe]
     before = con.execute(
-        "SELECT ts FROM candles WHERE symbol = ? AND timeframe = ? AND ts < ? ORDER BY ts DESC LIMIT 1 OFFSET ?",
+        "SELECT ts FROM candles WHERE symbol = ? AND timeframe = ? AND ts < ? "
+        "ORDER BY ts DESC LIMIT 1 OFFSET ?",
         [*key, start, contract.warmup_bars - 1],
     ).fetchall()
     after = con.execute(
@@ -157,7 +186,11 @@ def load_candle_slice(
 
 
 def _load_slice(
-    con: duckdb.DuckDBPyConnection, config: MaterializeConfig, start: datetime, end: datetime, contract: Contract
+    con: duckdb.DuckDBPyConnection,
+    config: MaterializeConfig,
+    start: datetime,
+    end: datetime,
+    contract: Contract,
 ) -> pa.Table:
     candles = load_candle_slice(con, config.symbol, config.timeframe, start, end, contract)
     in_range = con.execute(
@@ -171,7 +204,9 @@ def _load_slice(
             [config.symbol, config.timeframe],
         ).fetchall()[0]
         have = f"stored {config.timeframe} bars of {config.symbol}: " + (
-            f"{stored[2]} from {stored[0]} to {stored[1]} UTC" if stored[2] else "none (run `fs ingest` first)"
+            f"{stored[2]} from {stored[0]} to {stored[1]} UTC"
+            if stored[2]
+            else "none (run `fs ingest` first)"
         )
         raise MaterializeError(f"no candles in {config.start}..{config.end}; {have}")
     if candles.column("tick_volume").null_count or candles.column("spread").null_count:
@@ -207,7 +242,8 @@ def _fingerprint(candles: pa.Table) -> str:
 
 def _ddl(table: Table) -> str:
     cols = [
-        f"{c.name} {_SQL_TYPES[c.dtype]}" + (" NOT NULL" if c.nullable == "never" else "") for c in table.columns
+        f"{c.name} {_SQL_TYPES[c.dtype]}" + (" NOT NULL" if c.nullable == "never" else "")
+        for c in table.columns
     ]
     # No PRIMARY KEY: (symbol, ts) is unique by construction (one slice of the keyed candles table) and is
     # checked by the validation gate; an index would double the write time of a year.
@@ -240,17 +276,28 @@ def _write(
         for table in tables:
             con.execute(_ddl(table))
             _check_existing(con, table)
-            con.execute(f"DELETE FROM {table.name} WHERE symbol = ? AND ts >= ? AND ts < ?", [config.symbol, start, end])
+            con.execute(
+                f"DELETE FROM {table.name} WHERE symbol = ? AND ts >= ? AND ts < ?",
+                [config.symbol, start, end],
+            )
             con.register("incoming", data[table.name])
             con.execute(f"INSERT INTO {table.name} SELECT * FROM incoming")
             con.unregister("incoming")
         con.execute(
             "INSERT INTO materialize_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                run_id, config.symbol, config.timeframe, start, end, contract_version, hashes[0], hashes[1],
-                data["eligibility"].num_rows, fingerprint,
+                run_id,
+                config.symbol,
+                config.timeframe,
+                start,
+                end,
+                contract_version,
+                hashes[0],
+                hashes[1],
+                data["eligibility"].num_rows,
+                fingerprint,
                 json.dumps([[a.isoformat(), b.isoformat()] for a, b in config.blocked_intervals]),
-                datetime.now(timezone.utc).replace(tzinfo=None),
+                datetime.now(UTC).replace(tzinfo=None),
             ],
         )
         con.execute("COMMIT")
@@ -273,7 +320,9 @@ def read_blocked_intervals(path: Path) -> tuple[tuple[datetime, datetime], ...]:
         try:
             start, end = (_utc_naive(datetime.fromisoformat(f)) for f in fields[:2])
         except ValueError as exc:
-            raise MaterializeError(f"{path}, line {number}: {exc}; expected start,end in ISO 8601 UTC") from None
+            raise MaterializeError(
+                f"{path}, line {number}: {exc}; expected start,end in ISO 8601 UTC"
+            ) from None
         if end <= start:
             raise MaterializeError(f"{path}, line {number}: the interval ends at or before its start")
         intervals.append((start, end))
@@ -283,4 +332,4 @@ def read_blocked_intervals(path: Path) -> tuple[tuple[datetime, datetime], ...]:
 def _utc_naive(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -61,7 +61,9 @@ def run_pipeline(
         con.execute("CREATE TEMP TABLE candles_slice AS SELECT * FROM candles_slice_arrow ORDER BY ts")
         con.execute("CREATE TEMP TABLE blocked_intervals (start_ts TIMESTAMP, end_ts TIMESTAMP)")
         if blocked_intervals:
-            con.executemany("INSERT INTO blocked_intervals VALUES (?, ?)", [list(i) for i in blocked_intervals])
+            con.executemany(
+                "INSERT INTO blocked_intervals VALUES (?, ?)", [list(i) for i in blocked_intervals]
+            )
         for sql_file in files:
             if on_stage is not None:
                 on_stage(sql_file.name)
@@ -75,10 +77,14 @@ def _file_of(files: Sequence[SqlFile], table: Table) -> SqlFile:
     for f in files:
         if f.path.name == table.sql:
             return f
-    raise ContractError(f"the contract names SQL file '{table.sql}' for table '{table.name}', but it is missing")
+    raise ContractError(
+        f"the contract names SQL file '{table.sql}' for table '{table.name}', but it is missing"
+    )
 
 
-def _output(con: duckdb.DuckDBPyConnection, table: Table, sql_file: SqlFile, start: datetime, end: datetime) -> pa.Table:
+def _output(
+    con: duckdb.DuckDBPyConnection, table: Table, sql_file: SqlFile, start: datetime, end: datetime
+) -> pa.Table:
     """The rows of [start, end) in contract column order, with features nulled in warmup rows."""
     produced = [row[0] for row in con.execute(f"DESCRIBE {sql_file.name}").fetchall()]
     if sorted(produced) != sorted(table.names):

@@ -36,7 +36,8 @@ def ingest_summary(result: Any) -> Group:
     if result.already_ingested:
         headline = f"{result.source_file}: already ingested for {result.symbol}; nothing added."
     else:
-        headline = f"Ingested {result.source_file} as {result.symbol} {result.timeframe} (ingest #{result.ingest_id})."
+        what = f"{result.symbol} {result.timeframe}"
+        headline = f"Ingested {result.source_file} as {what} (ingest #{result.ingest_id})."
     rows = {
         "format": result.format,
         "source time zone": result.source_tz,
@@ -73,4 +74,7 @@ def materialize_summary(result: Any) -> Group:
             "seconds": f"{result.seconds:.2f}",
         }
     )
-    return Group(key_value_table(f"Materialized {result.symbol} (run {result.run_id})", rows), funnel_table(result.funnel))
+    return Group(
+        key_value_table(f"Materialized {result.symbol} (run {result.run_id})", rows),
+        funnel_table(result.funnel),
+    )

@@ -51,7 +51,9 @@ class SqlFile:
         def literal(match: re.Match[str]) -> str:
             key = match.group(1)
             if key not in parameters:
-                raise ContractError(f"Failed to render SQL from file '{self.path}': unknown parameter '{key}'")
+                raise ContractError(
+                    f"Failed to render SQL from file '{self.path}': unknown parameter '{key}'"
+                )
             return _sql_literal(parameters[key], key, self.path)
 
         return _PLACEHOLDER.sub(literal, self.body)
@@ -59,7 +61,9 @@ class SqlFile:
 
 def _sql_literal(value: Any, key: str, path: Path) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float | list | tuple):
-        raise ContractError(f"Failed to render SQL from file '{path}': parameter '{key}' must be a number or a list")
+        raise ContractError(
+            f"Failed to render SQL from file '{path}': parameter '{key}' must be a number or a list"
+        )
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_sql_literal(v, key, path) for v in value) + "]"
     return repr(float(value)) if isinstance(value, float) else str(value)
@@ -117,13 +121,16 @@ def load_sql_version(version: str, root: Path = SQL_ROOT) -> tuple[SqlFile, ...]
     seen: set[str] = set(PIPELINE_INPUTS)
     for f in files:
         if f.version != version:
-            raise ContractError(f"Failed to load SQL from file '{f.path}': version '{f.version}' in folder '{version}'")
+            raise ContractError(
+                f"Failed to load SQL from file '{f.path}': version '{f.version}' in folder '{version}'"
+            )
         if f.name in seen:
             raise ContractError(f"Failed to load SQL from file '{f.path}': duplicate name '{f.name}'")
         unknown = [d for d in f.depends_on if d not in seen]
         if unknown:
             raise ContractError(
-                f"Failed to load SQL from file '{f.path}': depends on {unknown}, which no earlier file defines"
+                f"Failed to load SQL from file '{f.path}': depends on {unknown}, "
+                "which no earlier file defines"
             )
         seen.add(f.name)
     return files

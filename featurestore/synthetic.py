@@ -155,8 +155,9 @@ def _bar_sigma(ts: np.ndarray, gap_before: np.ndarray, gap_after: np.ndarray) ->
     return sigma
 
 
-def _log_path(sigma: np.ndarray, gap_before: np.ndarray, day_index: np.ndarray,
-              rng: np.random.Generator) -> np.ndarray:
+def _log_path(
+    sigma: np.ndarray, gap_before: np.ndarray, day_index: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Log-price path, shape (n, SUBSTEPS + 1) in log units: column 0 is the open, -1 the close."""
     n = len(sigma)
     steps = rng.standard_normal((n, SUBSTEPS))
@@ -177,8 +178,9 @@ def _log_path(sigma: np.ndarray, gap_before: np.ndarray, day_index: np.ndarray,
     return opens[:, None] + np.concatenate([np.zeros((n, 1)), np.cumsum(inc, axis=1)], axis=1)
 
 
-def _spread_points(close: np.ndarray, gap_before: np.ndarray, gap_after: np.ndarray,
-                   rng: np.random.Generator) -> np.ndarray:
+def _spread_points(
+    close: np.ndarray, gap_before: np.ndarray, gap_after: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Spread in points (0.01 USD): ~0.54 bps most of the time, wider at breaks and weekly opens.
 
     Real XAUUSD spreads are a tight floor plus occasional wider quotes (p90 ~1 bps); the bars
@@ -197,8 +199,9 @@ def _spread_points(close: np.ndarray, gap_before: np.ndarray, gap_after: np.ndar
     return np.maximum(np.rint(bps * BPS * close * 100), 1).astype(np.int64)
 
 
-def _tick_volume(high: np.ndarray, low: np.ndarray, close: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
+def _tick_volume(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Tick counts that rise with the bar's range: more price updates when the market moves."""
     range_bps = (high - low) / close / BPS
     tv = TICKVOL_SCALE * (range_bps + 0.5) ** 0.7 * np.exp(0.3 * rng.standard_normal(len(close)))

@@ -75,17 +75,26 @@ class Contract:
             "warmup_bars": self.warmup_bars,
             "seed_context_contract": SEED_CONTEXT_CONTRACT,
             "tables": [
-                {"name": t.name, "sql": t.sql, "grain": list(t.grain), "columns": [c.data_fields() for c in t.columns]}
+                {
+                    "name": t.name,
+                    "sql": t.sql,
+                    "grain": list(t.grain),
+                    "columns": [c.data_fields() for c in t.columns],
+                }
                 for t in (self.candles, *self.tables)
             ],
-            "sql": {p.name: normalize_sql(p.read_text(encoding="utf-8")) for p in sorted(sql_dir.glob("*.sql"))},
+            "sql": {
+                p.name: normalize_sql(p.read_text(encoding="utf-8")) for p in sorted(sql_dir.glob("*.sql"))
+            },
         }
 
 
-CONTRACT = Contract(version=PARAMETERS["sql_version"], parameters=PARAMETERS, candles=CANDLES, tables=MATERIALIZED_TABLES)
+CONTRACT = Contract(
+    version=PARAMETERS["sql_version"], parameters=PARAMETERS, candles=CANDLES, tables=MATERIALIZED_TABLES
+)
 
 
 def full_contract_hash(contract: Contract = CONTRACT, sql_root: Path = SQL_ROOT) -> str:
-    """sha256 over the canonical JSON of the contract's data definition (tables, parameters, normalized SQL)."""
+    """sha256 over the canonical JSON of the contract's data definition (tables, parameters, SQL)."""
     payload = json.dumps(contract.data_definition(sql_root), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()

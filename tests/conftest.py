@@ -41,7 +41,9 @@ def slice_from_frame(frame, symbol: str = "XAUUSD", point_size: float = 0.01) ->
 @pytest.fixture(scope="session")
 def synthetic_slice() -> pa.Table:
     """About 7 weeks of synthetic M5 bars: 4 weeks of warmup, then 3 weeks of complete rows."""
-    return slice_from_frame(generate_candles(SyntheticConfig(start=date(2025, 1, 1), end=date(2025, 2, 20), seed=11)))
+    return slice_from_frame(
+        generate_candles(SyntheticConfig(start=date(2025, 1, 1), end=date(2025, 2, 20), seed=11))
+    )
 
 
 SYNTH_START = datetime(2025, 2, 3)

@@ -78,10 +78,7 @@ WITH w AS (
         lag(close, 24) OVER w0 AS c_lag24,
         lag(close, 48) OVER w0 AS c_lag48,
         lag(close, 96) OVER w0 AS c_lag96,
-        lag(close, 288) OVER w0 AS c_lag288,
-        first_value(open) OVER wday AS day_open,
-        max(high) OVER wday AS day_high,
-        min(low) OVER wday AS day_low
+        lag(close, 288) OVER w0 AS c_lag288
     FROM bars
     WINDOW
         w0 AS (ORDER BY pos),
@@ -93,8 +90,16 @@ WITH w AS (
         w96 AS (ORDER BY pos ROWS BETWEEN 95 PRECEDING AND CURRENT ROW),
         w144 AS (ORDER BY pos ROWS BETWEEN 143 PRECEDING AND CURRENT ROW),
         w288 AS (ORDER BY pos ROWS BETWEEN 287 PRECEDING AND CURRENT ROW),
-        w576 AS (ORDER BY pos ROWS BETWEEN 575 PRECEDING AND CURRENT ROW),
-        wday AS (PARTITION BY ts::DATE ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        w576 AS (ORDER BY pos ROWS BETWEEN 575 PRECEDING AND CURRENT ROW)
+),
+day AS (
+    SELECT
+        pos,
+        first_value(open) OVER wday AS day_open,
+        max(high) OVER wday AS day_high,
+        min(low) OVER wday AS day_low
+    FROM bars
+    WINDOW wday AS (PARTITION BY ts::DATE ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
 h1_bars AS (
     SELECT
@@ -148,17 +153,20 @@ h4 AS (
         w12 AS (ORDER BY bucket ROWS BETWEEN 11 PRECEDING AND CURRENT ROW),
         w14 AS (ORDER BY bucket ROWS BETWEEN 13 PRECEDING AND CURRENT ROW)
 ),
-joined AS (
+htf AS (
     SELECT
-        w.*,
+        b.pos,
         h1.h1_ret_1_bps, h1.h1_ret_3_bps, h1.h1_ret_12_bps,
         h1.gain14 AS h1_gain14, h1.loss14 AS h1_loss14, h1.atr14 AS h1_atr14, h1.slope24 AS h1_slope24,
         h1.hh24 AS h1_hh24, h1.ll24 AS h1_ll24, h1.c AS h1_c, h1.body6 AS h1_body6, h1.rng6 AS h1_rng6,
         h4.h4_ret_1_bps, h4.h4_ret_6_bps,
         h4.gain14 AS h4_gain14, h4.loss14 AS h4_loss14, h4.atr14 AS h4_atr14, h4.sma12 AS h4_sma12, h4.c AS h4_c
-    FROM w
-    ASOF LEFT JOIN h1 ON w.ts + INTERVAL ({{timeframe_minutes}}) MINUTE >= h1.avail_at
-    ASOF LEFT JOIN h4 ON w.ts + INTERVAL ({{timeframe_minutes}}) MINUTE >= h4.avail_at
+    FROM bars b
+    ASOF LEFT JOIN h1 ON b.ts + INTERVAL ({{timeframe_minutes}}) MINUTE >= h1.avail_at
+    ASOF LEFT JOIN h4 ON b.ts + INTERVAL ({{timeframe_minutes}}) MINUTE >= h4.avail_at
+),
+joined AS (
+    SELECT * FROM w JOIN day USING (pos) JOIN htf USING (pos)
 )
 SELECT
     symbol,

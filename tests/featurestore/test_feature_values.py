@@ -22,7 +22,10 @@ def computed(synthetic_slice: pa.Table) -> dict[str, np.ndarray]:
     ts = synthetic_slice.column("ts").to_numpy()
     first = int(np.searchsorted(ts, np.datetime64(SYNTH_START)))
     n = tables["context"].num_rows
-    raw = {name: synthetic_slice.column(name).to_numpy().astype(float) for name in ("open", "high", "low", "close", "tick_volume", "spread")}
+    raw = {
+        name: synthetic_slice.column(name).to_numpy().astype(float)
+        for name in ("open", "high", "low", "close", "tick_volume", "spread")
+    }
     raw["ts"] = ts
     out: dict[str, np.ndarray] = {f"raw_{k}": v for k, v in raw.items()}
     out["first"] = np.array(first)
@@ -39,9 +42,9 @@ def trailing(values: np.ndarray, window: int, first: int, n: int) -> np.ndarray:
 
 
 def test_true_range_and_atr_bps(computed: dict[str, np.ndarray]) -> None:
-    h, l, c, first, n = (computed[k] for k in ("raw_high", "raw_low", "raw_close", "first", "n"))
+    h, lo, c, first, n = (computed[k] for k in ("raw_high", "raw_low", "raw_close", "first", "n"))
     prev = np.r_[np.nan, c[:-1]]
-    tr = np.maximum(h, prev) - np.minimum(l, prev)
+    tr = np.maximum(h, prev) - np.minimum(lo, prev)
     atr = trailing(tr, 14, first, n).mean(axis=1)
     expected = np.clip(atr / c[first : first + n] * 1e4, 0, 1000)
     np.testing.assert_allclose(computed["atr_bps"], expected, rtol=1e-12)
@@ -63,37 +66,60 @@ def test_returns_and_rolling_std(computed: dict[str, np.ndarray]) -> None:
 
 
 def test_snapshot_features_match_numpy(computed: dict[str, np.ndarray]) -> None:
-    o, h, l, c, tv, spread = (computed[f"raw_{k}"] for k in ("open", "high", "low", "close", "tick_volume", "spread"))
+    o, h, lo, c, tv, spread = (
+        computed[f"raw_{k}"] for k in ("open", "high", "low", "close", "tick_volume", "spread")
+    )
     first, n = int(computed["first"]), int(computed["n"])
     cur = slice(first, first + n)
     prev = np.r_[np.nan, c[:-1]]
-    tr = np.maximum(h, prev) - np.minimum(l, prev)
+    tr = np.maximum(h, prev) - np.minimum(lo, prev)
     atr14 = trailing(tr, 14, first, n).mean(axis=1)
     atr48 = trailing(tr, 48, first, n).mean(axis=1)
-    rng = h - l
+    rng = h - lo
     rw = trailing(rng, 48, first, n)
     check = np.testing.assert_allclose
-    check(computed["range_z_48"], (rng[cur] - rw.mean(axis=1)) / rw.std(axis=1, ddof=1), rtol=1e-9, atol=1e-12)
-    check(computed["dist_sma48_atr"], (c[cur] - trailing(c, 48, first, n).mean(axis=1)) / atr48, rtol=1e-7, atol=1e-9)
+    check(
+        computed["range_z_48"], (rng[cur] - rw.mean(axis=1)) / rw.std(axis=1, ddof=1), rtol=1e-9, atol=1e-12
+    )
+    check(
+        computed["dist_sma48_atr"],
+        (c[cur] - trailing(c, 48, first, n).mean(axis=1)) / atr48,
+        rtol=1e-7,
+        atol=1e-9,
+    )
     cw, x = trailing(c, 48, first, n), np.arange(48.0)
     slope = ((x - x.mean()) * (cw - cw.mean(axis=1, keepdims=True))).sum(axis=1) / ((x - x.mean()) ** 2).sum()
     check(computed["slope_48_atr"], slope * 48 / atr48, rtol=1e-7, atol=1e-9)
     corr = np.array([np.corrcoef(x, row)[0, 1] for row in cw])
     check(computed["r2_48"], corr**2, rtol=1e-7, atol=1e-9)
     moves = np.abs(np.diff(c, prepend=np.nan))
-    check(computed["efficiency_24"], np.abs(c[cur] - c[first - 24 : first - 24 + n]) / trailing(moves, 24, first, n).sum(axis=1), rtol=1e-9)
+    check(
+        computed["efficiency_24"],
+        np.abs(c[cur] - c[first - 24 : first - 24 + n]) / trailing(moves, 24, first, n).sum(axis=1),
+        rtol=1e-9,
+    )
     delta = np.diff(c, prepend=np.nan)
     gains = trailing(np.maximum(delta, 0), 14, first, n).sum(axis=1)
     losses = trailing(np.maximum(-delta, 0), 14, first, n).sum(axis=1)
     check(computed["rsi_14"], 100 * gains / (gains + losses), rtol=1e-9)
-    hh, ll = trailing(h, 48, first, n).max(axis=1), trailing(l, 48, first, n).min(axis=1)
+    hh, ll = trailing(h, 48, first, n).max(axis=1), trailing(lo, 48, first, n).min(axis=1)
     check(computed["stoch_48"], (c[cur] - ll) / (hh - ll), rtol=1e-9)
-    check(computed["body_share_12"], trailing(np.abs(c - o), 12, first, n).sum(axis=1) / trailing(rng, 12, first, n).sum(axis=1), rtol=1e-9)
+    check(
+        computed["body_share_12"],
+        trailing(np.abs(c - o), 12, first, n).sum(axis=1) / trailing(rng, 12, first, n).sum(axis=1),
+        rtol=1e-9,
+    )
     check(computed["up_share_12"], trailing((c > o).astype(float), 12, first, n).mean(axis=1), rtol=1e-12)
     sbps = spread / c * 1e4
     sw = trailing(sbps, 144, first, n)
-    check(computed["spread_z_144"], (sbps[cur] - sw.mean(axis=1)) / sw.std(axis=1, ddof=1), rtol=1e-7, atol=1e-9)
-    check(computed["tv_ratio_12_48"], trailing(tv, 12, first, n).mean(axis=1) / trailing(tv, 48, first, n).mean(axis=1), rtol=1e-9)
+    check(
+        computed["spread_z_144"], (sbps[cur] - sw.mean(axis=1)) / sw.std(axis=1, ddof=1), rtol=1e-7, atol=1e-9
+    )
+    check(
+        computed["tv_ratio_12_48"],
+        trailing(tv, 12, first, n).mean(axis=1) / trailing(tv, 48, first, n).mean(axis=1),
+        rtol=1e-9,
+    )
     check(computed["spread_atr"], spread[cur] / atr14, rtol=1e-9)
     check(computed["body_atr"], (c[cur] - o[cur]) / atr14, rtol=1e-9, atol=1e-12)
 
@@ -118,7 +144,9 @@ def test_h1_features_use_only_closed_hours(computed: dict[str, np.ndarray]) -> N
     c = computed["raw_close"]
     first, n = int(computed["first"]), int(computed["n"])
     hours = ts.astype("datetime64[h]")
-    last_close_of_hour = {hour: c[i] for i, hour in enumerate(hours)}  # later bars overwrite: the hour's close
+    last_close_of_hour = {
+        hour: c[i] for i, hour in enumerate(hours)
+    }  # later bars overwrite: the hour's close
     ordered = sorted(last_close_of_hour)
     for i in range(first, first + n, 37):
         known_at = ts[i] + np.timedelta64(5, "m")

@@ -16,7 +16,7 @@ from tests.conftest import SYNTH_END, SYNTH_START
 P = CONTRACT.parameters
 
 
-def reference_label(i: int, o, h, l, c, spread, gaps, atr_bps, ts) -> dict:
+def reference_label(i: int, o, h, lo, c, spread, gaps, atr_bps, ts) -> dict:
     """The contract's label rules written as a loop over one row's horizon."""
     horizon, m = P["label_horizon_bars"], P["early_move_bars"]
     if i + horizon >= len(c):
@@ -28,7 +28,7 @@ def reference_label(i: int, o, h, l, c, spread, gaps, atr_bps, ts) -> dict:
     lower = entry * (1 - P["barrier_atr_mult"] * atr_bps / 1e4)
     k_resolve, direction, ambiguous = horizon, None, False
     for k in range(1, horizon + 1):
-        up, down = h[i + k] >= upper, l[i + k] <= lower
+        up, down = h[i + k] >= upper, lo[i + k] <= lower
         if up or down:
             k_resolve, direction, ambiguous = k, int(up and not down), up and down
             break
@@ -36,11 +36,17 @@ def reference_label(i: int, o, h, l, c, spread, gaps, atr_bps, ts) -> dict:
         direction = int(c[i + horizon] > entry)
     early = (max(h[i + 1 : i + m + 1]) - entry) / entry * 1e4 >= P["early_move_atr_mult"] * atr_bps
     mfe = max(h[i + 1 : i + k_resolve + 1]) - entry
-    mae = entry - min(l[i + 1 : i + k_resolve + 1])
+    mae = entry - min(lo[i + 1 : i + k_resolve + 1])
     quality = float(np.clip((mfe - mae) / entry * 1e4 / (2 * atr_bps), -1, 1))
     t1 = ts[i + max(k_resolve, m)] + np.timedelta64(5, "m")
-    return {"label_reason": "LABEL_AVAILABLE", "y_direction": direction, "y_early_move": int(early),
-            "y_quality_score": quality, "ambiguous_bar": ambiguous, "t1": t1}
+    return {
+        "label_reason": "LABEL_AVAILABLE",
+        "y_direction": direction,
+        "y_early_move": int(early),
+        "y_quality_score": quality,
+        "ambiguous_bar": ambiguous,
+        "t1": t1,
+    }
 
 
 def test_labels_match_reference(synthetic_slice: pa.Table) -> None:
@@ -54,8 +60,9 @@ def test_labels_match_reference(synthetic_slice: pa.Table) -> None:
     checked = {"LABEL_AVAILABLE": 0, "LABEL_UNAVAILABLE_GAP": 0}
     for offset in range(0, len(labels), 3):
         i = first + offset
-        want = reference_label(i, cols["open"], cols["high"], cols["low"], cols["close"], cols["spread"], gaps,
-                               atr[offset], ts)
+        want = reference_label(
+            i, cols["open"], cols["high"], cols["low"], cols["close"], cols["spread"], gaps, atr[offset], ts
+        )
         got = labels[offset]
         assert got["label_reason"] == want["label_reason"], f"row {ts[i]}"
         checked[want["label_reason"]] = checked.get(want["label_reason"], 0) + 1
@@ -75,8 +82,12 @@ def test_labels_past_the_data_are_unavailable(synthetic_slice: pa.Table) -> None
     assert reasons[-P["label_horizon_bars"] :] == ["LABEL_UNAVAILABLE_END_OF_DATA"] * P["label_horizon_bars"]
 
 
-def _reasons(tables: dict[str, pa.Table]) -> dict[datetime, str]:
-    return dict(zip(tables["eligibility"].column("ts").to_pylist(), tables["eligibility"].column("reason").to_pylist()))
+def _by_ts(table: pa.Table, column: str) -> dict[datetime, object]:
+    return dict(zip(table.column("ts").to_pylist(), table.column(column).to_pylist(), strict=True))
+
+
+def _reasons(tables: dict[str, pa.Table]) -> dict[datetime, object]:
+    return _by_ts(tables["eligibility"], "reason")
 
 
 def test_eligibility_reasons(synthetic_slice: pa.Table) -> None:
@@ -86,9 +97,9 @@ def test_eligibility_reasons(synthetic_slice: pa.Table) -> None:
     reasons = _reasons(tables)
     assert [reasons[eu_bar + timedelta(minutes=5 * k)] for k in range(3)] == ["HARD_KILLSWITCH"] * 3
     assert reasons[eu_bar + timedelta(minutes=15)] != "HARD_KILLSWITCH"
-    sessions = dict(zip(tables["context"].column("ts").to_pylist(), tables["context"].column("session_id").to_pylist()))
+    sessions = _by_ts(tables["context"], "session_id")
     assert all(reasons[t] == "HARD_SESSION_BLOCK" for t, s in sessions.items() if s == 0)
-    vol = dict(zip(tables["context"].column("ts").to_pylist(), tables["context"].column("vol_regime_id").to_pylist()))
+    vol = _by_ts(tables["context"], "vol_regime_id")
     soft = [t for t, r in reasons.items() if r == "SOFT_VOL_EXTREME"]
     assert soft and all(vol[t] == 3 for t in soft)
     eligible = pc.equal(tables["eligibility"].column("reason"), "ELIGIBLE")
@@ -121,5 +132,8 @@ def test_warmup_rows_are_marked_and_null(synthetic_slice: pa.Table) -> None:
     warm = CONTRACT.warmup_bars
     assert reasons[:warm] == ["HARD_WARMUP"] * warm and reasons[warm] != "HARD_WARMUP"
     snap = tables["snap_features"]
-    assert snap.column("ret_2_bps")[warm - 1].as_py() is None and snap.column("ret_2_bps")[warm].as_py() is not None
+    assert (
+        snap.column("ret_2_bps")[warm - 1].as_py() is None
+        and snap.column("ret_2_bps")[warm].as_py() is not None
+    )
     assert tables["labels"].column("label_reason")[0].as_py() == "LABEL_UNAVAILABLE_WARMUP"

@@ -36,19 +36,28 @@ def scramble_after(candles: pa.Table, cut: datetime, seed: int) -> pa.Table:
     high = np.maximum(opens, close) * (1 + rng.uniform(0, 0.004, k))
     low = np.minimum(opens, close) * (1 - rng.uniform(0, 0.004, k))
     columns = {
-        "open": opens, "high": high, "low": low, "close": close,
-        "spread": rng.uniform(0.01, 3.0, k), "tick_volume": rng.integers(1, 5000, k),
+        "open": opens,
+        "high": high,
+        "low": low,
+        "close": close,
+        "spread": rng.uniform(0.01, 3.0, k),
+        "tick_volume": rng.integers(1, 5000, k),
     }
     table = candles
     for name, values in columns.items():
         col = table.column(name).to_numpy().copy()
         col[after] = values
-        table = table.set_column(table.column_names.index(name), name, pa.array(col, table.schema.field(name).type))
+        table = table.set_column(
+            table.column_names.index(name), name, pa.array(col, table.schema.field(name).type)
+        )
     return table
 
 
 def assert_identical_up_to(
-    base: dict[str, pa.Table], other: dict[str, pa.Table], cut: datetime, tables: tuple[str, ...] = DECISION_TABLES
+    base: dict[str, pa.Table],
+    other: dict[str, pa.Table],
+    cut: datetime,
+    tables: tuple[str, ...] = DECISION_TABLES,
 ) -> None:
     limit = pa.scalar(cut, pa.timestamp("us"))
     for name in tables:
@@ -59,10 +68,14 @@ def assert_identical_up_to(
             if not a.column(col).equals(b.column(col)):
                 x, y = a.column(col).to_pylist(), b.column(col).to_pylist()
                 first = next(i for i in range(len(x)) if x[i] != y[i] and not (x[i] != x[i] and y[i] != y[i]))
-                raise AssertionError(f"{name}.{col} changed at {a.column('ts')[first]}: {x[first]!r} -> {y[first]!r}")
+                raise AssertionError(
+                    f"{name}.{col} changed at {a.column('ts')[first]}: {x[first]!r} -> {y[first]!r}"
+                )
 
 
-def assert_same_rows(full: dict[str, pa.Table], part: dict[str, pa.Table], rtol: float = 1e-9, atol: float = 1e-12) -> None:
+def assert_same_rows(
+    full: dict[str, pa.Table], part: dict[str, pa.Table], rtol: float = 1e-9, atol: float = 1e-12
+) -> None:
     """Rows of `part` equal the same rows of `full`: categoricals exactly, continuous within rtol.
 
     Window sums start at different rows in the two runs, so floating-point rounding differs slightly; the
@@ -70,14 +83,18 @@ def assert_same_rows(full: dict[str, pa.Table], part: dict[str, pa.Table], rtol:
     """
     for name, table in part.items():
         lo, hi = table.column("ts")[0], table.column("ts")[-1]
-        ref = full[name].filter(pc.and_(pc.greater_equal(full[name].column("ts"), lo), pc.less_equal(full[name].column("ts"), hi)))
+        ref = full[name].filter(
+            pc.and_(pc.greater_equal(full[name].column("ts"), lo), pc.less_equal(full[name].column("ts"), hi))
+        )
         assert ref.num_rows == table.num_rows
         for col in CONTRACT.table(name).columns:
             x, y = ref.column(col.name), table.column(col.name)
             if col.dtype == "float64":
                 a = x.to_numpy(zero_copy_only=False).astype(float)
                 b = y.to_numpy(zero_copy_only=False).astype(float)
-                np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, equal_nan=True, err_msg=f"{name}.{col.name}")
+                np.testing.assert_allclose(
+                    b, a, rtol=rtol, atol=atol, equal_nan=True, err_msg=f"{name}.{col.name}"
+                )
             else:
                 assert x.equals(y), f"{name}.{col.name} differs"
 
@@ -92,7 +109,9 @@ def random_cuts(candles: pa.Table, start: datetime, end: datetime, n: int, seed:
 def test_point_in_time_synthetic(synthetic_slice: pa.Table) -> None:
     base = run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END)
     for i, cut in enumerate(random_cuts(synthetic_slice, SYNTH_START, SYNTH_END, 5, seed=3)):
-        assert_identical_up_to(base, run_pipeline(cut_after(synthetic_slice, cut), SYNTH_START, SYNTH_END), cut)
+        assert_identical_up_to(
+            base, run_pipeline(cut_after(synthetic_slice, cut), SYNTH_START, SYNTH_END), cut
+        )
         scrambled = run_pipeline(scramble_after(synthetic_slice, cut, seed=i), SYNTH_START, SYNTH_END)
         assert_identical_up_to(base, scrambled, cut)
 

@@ -19,7 +19,14 @@ FILES = load_sql_version(CONTRACT.version)
 
 
 def test_every_file_has_its_header_and_renders() -> None:
-    assert [f.name for f in FILES] == ["bars", "context", "seq_features", "snap_features", "eligibility", "labels"]
+    assert [f.name for f in FILES] == [
+        "bars",
+        "context",
+        "seq_features",
+        "snap_features",
+        "eligibility",
+        "labels",
+    ]
     params = CONTRACT.sql_parameters()
     for f in FILES:
         assert f.version == CONTRACT.version and f.grain == "(symbol, ts)" and f.description
@@ -40,8 +47,10 @@ def test_decision_time_sql_never_looks_forward(sql_file) -> None:
 
 def test_unknown_parameter_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "x.sql"
-    path.write_text("-- name: x\n-- version: v1\n-- grain: (symbol, ts)\n-- depends_on: bars\n-- description: d\n"
-                    "SELECT {{no_such_parameter}}\n")
+    path.write_text(
+        "-- name: x\n-- version: v1\n-- grain: (symbol, ts)\n-- depends_on: bars\n-- description: d\n"
+        "SELECT {{no_such_parameter}}\n"
+    )
     with pytest.raises(ContractError, match="unknown parameter 'no_such_parameter'"):
         parse_sql_file(path).render(CONTRACT.sql_parameters())
 
@@ -64,7 +73,9 @@ def test_sql_columns_must_match_the_contract(synthetic_slice: pa.Table, tmp_path
     copy = tmp_path / "sql"
     shutil.copytree(SQL_ROOT, copy)
     target = copy / CONTRACT.version / "20_seq_features.sql"
-    target.write_text(target.read_text().replace("r1 AS ret_1_bps,", "r1 AS ret_1_bps,\n    r1 * 2 AS extra_col,"))
+    target.write_text(
+        target.read_text().replace("r1 AS ret_1_bps,", "r1 AS ret_1_bps,\n    r1 * 2 AS extra_col,")
+    )
     monkeypatch.setattr("featurestore.sql_registry.SQL_ROOT", copy)
     monkeypatch.setattr("featurestore.pipeline.load_sql_version", lambda v: load_sql_version(v, root=copy))
     with pytest.raises(ContractError, match=r"not declared \['extra_col'\]"):

@@ -57,8 +57,15 @@ def test_same_config_gives_byte_identical_file(tsv: Path, tmp_path: Path) -> Non
 
 def test_schema_and_ohlc_invariants(candles: pl.DataFrame) -> None:
     assert candles.schema == pl.Schema(
-        {"ts": pl.Datetime("us"), "open": pl.Float64, "high": pl.Float64, "low": pl.Float64,
-         "close": pl.Float64, "tick_volume": pl.Int64, "spread_points": pl.Int64}
+        {
+            "ts": pl.Datetime("us"),
+            "open": pl.Float64,
+            "high": pl.Float64,
+            "low": pl.Float64,
+            "close": pl.Float64,
+            "tick_volume": pl.Int64,
+            "spread_points": pl.Int64,
+        }
     )
     o, h, lo, c = (candles[k].to_numpy() for k in ("open", "high", "low", "close"))
     for prices in (o, h, lo, c):
@@ -83,8 +90,10 @@ def test_trading_calendar_follows_new_york_time(candles: pl.DataFrame, ny: pl.Se
     gaps = np.diff(candles["ts"].to_numpy()).astype("timedelta64[m]").astype(int)
     assert 1 <= (gaps == 10).sum() <= 3  # one or two single missing bars
     assert (gaps == 65).sum() > 150  # the daily break, ~every trading day
-    utc_break = {d: candles.filter(pl.col("ts").dt.date() == d)["ts"].dt.hour().unique().to_list()
-                 for d in (date(2025, 1, 15), date(2025, 7, 15))}
+    utc_break = {
+        d: candles.filter(pl.col("ts").dt.date() == d)["ts"].dt.hour().unique().to_list()
+        for d in (date(2025, 1, 15), date(2025, 7, 15))
+    }
     assert 22 not in utc_break[date(2025, 1, 15)] and 21 in utc_break[date(2025, 1, 15)]
     assert 21 not in utc_break[date(2025, 7, 15)] and 22 in utc_break[date(2025, 7, 15)]
 
