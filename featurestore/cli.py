@@ -195,6 +195,109 @@ def demo(
     _run(debug, action)
 
 
+@app.command()
+def validate(
+    date_range: Annotated[str, typer.Option(help="UTC days, inclusive: 2025-02-01..2025-10-27.")],
+    symbol: Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")],
+    timeframe: Annotated[str, typer.Option(help="Bar timeframe of the materialized tables.")] = "M5",
+    docs: Annotated[
+        bool, typer.Option("--docs/--no-docs", help="Build Great Expectations data docs.")
+    ] = True,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Gate the materialized tables; if all checks pass, write an immutable snapshot and its data docs."""
+    from featurestore.report import validate_summary
+    from featurestore.validate import ValidateConfig, validate
+
+    start, end = _parse_date_range(date_range)
+
+    def action() -> None:
+        progress, on_stage = _stage_progress(4)
+        with progress:
+            result = validate(
+                Store.at(store), ValidateConfig(symbol, start, end, timeframe, docs), on_stage=on_stage
+            )
+        if as_json:
+            _emit_json(result.to_dict())
+        else:
+            out.print(validate_summary(result))
+
+    _run(debug, action)
+
+
+snapshots_app = typer.Typer(no_args_is_help=True, help="List and inspect validated snapshots.")
+app.add_typer(snapshots_app, name="snapshots")
+
+
+@snapshots_app.command("list")
+def snapshots_list(store: StoreOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """All snapshots of the store, newest first."""
+    from featurestore.report import snapshot_list
+    from featurestore.snapshots import list_snapshots
+
+    def action() -> None:
+        manifests = list_snapshots(Store.at(store))
+        if as_json:
+            _emit_json(
+                {
+                    "snapshots": [
+                        {k: m.get(k) for k in ("id", "symbol", "date_range", "created_at")} for m in manifests
+                    ]
+                }
+            )
+        else:
+            out.print(snapshot_list(manifests))
+
+    _run(debug, action)
+
+
+@snapshots_app.command("show")
+def snapshots_show(
+    snapshot_id: Annotated[str, typer.Argument(help="Snapshot id (see `fs snapshots list`).")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Verify a snapshot and show its range, hashes, row counts, funnel and validation result."""
+    from featurestore.report import snapshot_summary
+    from featurestore.snapshots import open_snapshot
+
+    def action() -> None:
+        snap = open_snapshot(Store.at(store), snapshot_id)
+        if as_json:
+            _emit_json(snap.manifest)
+        else:
+            out.print(snapshot_summary(snap.manifest))
+
+    _run(debug, action)
+
+
+@app.command()
+def docs(
+    snapshot_id: Annotated[str, typer.Argument(help="Snapshot id (see `fs snapshots list`).")],
+    store: StoreOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Print the path of the data docs page of a snapshot."""
+    from validation.data_docs import docs_page
+
+    from featurestore.errors import FeatureStoreError
+    from featurestore.snapshots import check_id
+
+    def action() -> None:
+        root = Store.at(store)
+        page = docs_page(root.validation_dir, check_id(snapshot_id))
+        if page is None:
+            raise FeatureStoreError(
+                f"no data docs for snapshot {snapshot_id}: run `fs validate` for its range"
+            )
+        sys.stdout.write(f"{page}\n")
+
+    _run(debug, action)
+
+
 def _show(result: Any, as_json: bool, render: Callable[[Any], Any]) -> None:
     if as_json:
         _emit_json(result.to_dict())

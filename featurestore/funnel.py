@@ -40,7 +40,10 @@ class EligibilityFunnel:
         return self.stages[-1].remaining if self.stages else 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-shaped (lists, not tuples), so a stored funnel compares equal to a fresh one."""
+        out = asdict(self)
+        out["stages"] = list(out["stages"])
+        return out
 
 
 def eligibility_funnel(eligibility: pa.Table, labels: pa.Table) -> EligibilityFunnel:

@@ -78,3 +78,64 @@ def materialize_summary(result: Any) -> Group:
         key_value_table(f"Materialized {result.symbol} (run {result.run_id})", rows),
         funnel_table(result.funnel),
     )
+
+
+def funnel_from_dict(data: dict[str, Any]) -> EligibilityFunnel:
+    """Rebuild a funnel from its stored form (snapshot manifests, bundles)."""
+    from featurestore.funnel import FunnelStage
+
+    stages = tuple(FunnelStage(**stage) for stage in data["stages"])
+    return EligibilityFunnel(data["bars"], stages, data["reason_counts"], data["reason_shares"])
+
+
+def validate_summary(result: Any) -> Group:
+    """The snapshot id, what the gate checked, the funnel and where the docs are."""
+    verb = "Wrote snapshot" if result.created else "Snapshot already exists (nothing written)"
+    rows = {
+        "snapshot id": result.snapshot_id,
+        "path": result.snapshot_path,
+        "checks passed": result.report.checks_run,
+        "max |corr| between features": result.report.health.get("max_abs_corr"),
+        "report": result.report_paths[1],
+        "data docs": result.docs_path or "(not built: --no-docs)",
+        "seconds": f"{result.seconds:.2f}",
+    }
+    return Group(key_value_table(f"Validation passed. {verb}", rows), funnel_table(result.funnel))
+
+
+def snapshot_summary(manifest: dict[str, Any]) -> Group:
+    """`fs snapshots show`: range, hashes, row counts, funnel and validation result of one snapshot."""
+    validation = manifest.get("validation", {})
+    rows = {
+        "snapshot id": manifest["id"],
+        "symbol / timeframe": f"{manifest['symbol']} {manifest['timeframe']}",
+        "date range (UTC days)": "..".join(manifest["date_range"]),
+        "bars": f"{manifest.get('first_ts')} .. {manifest.get('last_ts')}",
+        "created at": manifest.get("created_at"),
+        "sql version": manifest["sql_version"],
+        "feature_contract_hash": manifest["feature_contract_hash"],
+        "full_contract_hash": manifest["full_contract_hash"],
+        "validation": ("passed" if validation.get("ok") else "FAILED")
+        + f", {validation.get('checks_run')} checks",
+        **{f"{name} rows": n for name, n in manifest.get("row_counts", {}).items()},
+    }
+    return Group(
+        key_value_table("Snapshot", rows), funnel_table(funnel_from_dict(manifest["eligibility_report"]))
+    )
+
+
+def snapshot_list(manifests: list[dict[str, Any]]) -> Table:
+    table = Table(title="Snapshots", title_justify="left")
+    table.add_column("id", no_wrap=True, min_width=20)
+    for column in ("symbol", "range", "rows", "created at", "full_contract_hash"):
+        table.add_column(column)
+    for m in manifests:
+        table.add_row(
+            m["id"],
+            m["symbol"],
+            "..".join(m["date_range"]),
+            f"{m.get('row_counts', {}).get('context', 0):,}",
+            str(m.get("created_at", ""))[:19],
+            m["full_contract_hash"][:16],
+        )
+    return table

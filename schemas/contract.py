@@ -60,7 +60,7 @@ class Contract:
 
     def sql_parameters(self) -> dict[str, Any]:
         """Parameters the SQL files may reference as {{name}}: numbers and lists of numbers only."""
-        numeric = {k: v for k, v in self.parameters.items() if not isinstance(v, str)}
+        numeric = {k: v for k, v in self.parameters.items() if not isinstance(v, str | dict)}
         return {**numeric, "warmup_bars": self.warmup_bars}
 
     def feature_columns(self, table: str) -> tuple[Column, ...]:

@@ -297,7 +297,14 @@ def _snap() -> tuple[Column, ...]:
         ),
         # spread and cost
         f("spread_z_144", "z", -12, 12, 143, "Z-score of spread_bps within the last 144 bars (0 if flat)."),
-        f("spread_ratio_576", "ratio", 0, 576, 575, "Spread / its 576-bar mean (1 if the mean is 0)."),
+        f(
+            "spread_ratio_48_576",
+            "ratio",
+            0,
+            12,
+            575,
+            "Mean spread of 48 bars / of 576 bars (1 if the mean is 0).",
+        ),
         f("spread_atr", "ATR", 0, 20, 14, "Spread in 14-bar ATR units: the cost of a round trip in ATR."),
         f("spread_max_12_bps", "bps", 0, 500, 11, "Largest spread_bps of the last 12 bars (unclipped)."),
         # tick activity

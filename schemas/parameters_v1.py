@@ -44,6 +44,18 @@ PARAMETERS: dict[str, Any] = {
     "commission_bps": 0.0,
     "early_move_bars": 3,
     "early_move_atr_mult": 0.5,
+    # feature health (validation gate): on hard-eligible rows each class of a categorical holds at least
+    # this share; continuous features must not be constant or correlate at |r| >= the limit
+    # (session_id has none: ASIA is absent from hard-eligible rows by definition)
+    "min_class_share": {
+        "trend_regime_id": 0.15,
+        "vol_regime_id": 0.01,
+        "atr_bucket": 0.05,
+        "spread_bucket": 0.05,
+    },
+    "max_abs_feature_corr": 0.995,
+    # class shares need enough rows to mean anything; smaller ranges skip that check (and say so)
+    "class_coverage_min_rows": 20000,
 }
 
 ELIGIBILITY_REASONS = (

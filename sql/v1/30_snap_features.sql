@@ -60,6 +60,7 @@ WITH w AS (
         avg(CASE WHEN rng > 0 THEN (close - low) / rng ELSE 0.5 END) OVER w12 AS clv_mean12,
         avg(spread_bps_raw) OVER w144 AS spread_mean144,
         stddev_samp(spread_bps_raw) OVER w144 AS spread_std144,
+        avg(spread_bps_raw) OVER w48 AS spread_mean48,
         avg(spread_bps_raw) OVER w576 AS spread_mean576,
         max(spread_bps_raw) OVER w12 AS spread_max12,
         avg(tick_volume) OVER w12 AS tv_mean12,
@@ -236,7 +237,7 @@ SELECT
     clv_mean12 AS clv_mean_12,
     -- spread and cost
     CASE WHEN spread_std144 > 0 THEN (spread_bps_raw - spread_mean144) / spread_std144 ELSE 0.0 END AS spread_z_144,
-    CASE WHEN spread_mean576 > 0 THEN spread_bps_raw / spread_mean576 ELSE 1.0 END AS spread_ratio_576,
+    CASE WHEN spread_mean576 > 0 THEN spread_mean48 / spread_mean576 ELSE 1.0 END AS spread_ratio_48_576,
     spread / atr14 AS spread_atr,
     spread_max12 AS spread_max_12_bps,
     -- tick activity

@@ -1,0 +1,207 @@
+"""Immutable, content-addressed snapshots: the only data a trainer may open.
+
+A snapshot is `snapshots/<id>/` holding one Parquet file per table, `manifest.json`, and `manifest.sha256`
+(the manifest's own hash). `<id>` is derived from the content (contract hashes, symbol, range and the
+hash of every table's rows), so the same inputs give the same id. A snapshot is written to a temporary
+directory, fsynced and renamed into place; it is never modified after.
+
+Usage::
+
+    snap = open_snapshot(store, "3f2a...")      # verifies every file hash and the contract hashes
+    snap.table("snap_features")                 # a pyarrow Table
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc
+import pyarrow.parquet as pq
+
+from featurestore.errors import FeatureStoreError
+from featurestore.store import Store
+from schemas.contract import CONTRACT, Contract, full_contract_hash
+from schemas.seed_contract import compute_feature_contract_hash
+
+MANIFEST = "manifest.json"
+MANIFEST_HASH = "manifest.sha256"
+SNAPSHOT_FORMAT = 1
+_ID = re.compile(r"^[0-9a-f]{20}$")
+_TMP_PREFIX = ".tmp-"
+
+
+class SnapshotError(FeatureStoreError):
+    """A snapshot is missing, modified, or built under another contract."""
+
+    exit_code = 6
+
+
+def table_hash(table: pa.Table) -> str:
+    """sha256 of a table's rows and schema (Arrow IPC stream), independent of Parquet encoding."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.combine_chunks())
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def snapshot_id(content: dict[str, Any]) -> str:
+    """The id of a snapshot: a hash of the canonical JSON of its content description."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[
+        :20
+    ]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_id(snap_id: str) -> str:
+    """Refuse anything but a bare 20-hex-digit id (no path separators, no `..`)."""
+    if not _ID.match(snap_id):
+        raise SnapshotError(
+            f"{snap_id!r} is not a snapshot id (20 lowercase hex digits); see `fs snapshots list`"
+        )
+    return snap_id
+
+
+def write_snapshot(store: Store, snap_id: str, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> Path:
+    """Write tables + manifest to a temporary directory, fsync, and rename to `snapshots/<id>`.
+
+    The caller holds the store's writer lock, so no other snapshot write runs at the same time.
+
+    Raises:
+        SnapshotError: `snapshots/<id>` already exists (a snapshot is never written twice).
+    """
+    final = store.snapshots_dir / check_id(snap_id)
+    if final.exists():
+        raise SnapshotError(f"snapshot {snap_id} already exists at {final}; it is never written twice")
+    store.snapshots_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(store)
+    tmp = store.snapshots_dir / f"{_TMP_PREFIX}{snap_id}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        files = {}
+        for name, table in tables.items():
+            path = tmp / f"{name}.parquet"
+            pq.write_table(table, path, compression="zstd")
+            _fsync(path)
+            files[path.name] = file_sha256(path)
+        body = (
+            json.dumps({**manifest, "id": snap_id, "files": files}, indent=2, sort_keys=True, default=str)
+            + "\n"
+        )
+        (tmp / MANIFEST).write_text(body, encoding="utf-8")
+        (tmp / MANIFEST_HASH).write_text(hashlib.sha256(body.encode()).hexdigest() + "\n", encoding="utf-8")
+        for name in (MANIFEST, MANIFEST_HASH):
+            _fsync(tmp / name)
+        _fsync(tmp)
+        os.rename(tmp, final)
+        _fsync(store.snapshots_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def remove_stale_temporaries(store: Store) -> None:
+    """Delete half-written snapshot directories left by a killed run (never visible as snapshots)."""
+    for path in store.snapshots_dir.glob(f"{_TMP_PREFIX}*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An opened, verified snapshot."""
+
+    id: str
+    path: Path
+    manifest: dict[str, Any]
+
+    def table(self, name: str) -> pa.Table:
+        if f"{name}.parquet" not in self.manifest["files"]:
+            raise SnapshotError(
+                f"snapshot {self.id} has no table {name!r}; it has {sorted(self.manifest['files'])}"
+            )
+        return pq.read_table(self.path / f"{name}.parquet")
+
+
+def open_snapshot(store: Store, snap_id: str, *, contract: Contract = CONTRACT) -> Snapshot:
+    """Open a snapshot after re-checking every file hash, the manifest hash and the contract hashes.
+
+    Raises:
+        SnapshotError: unknown id, a changed or missing file, or a contract other than the code's.
+    """
+    path = store.snapshots_dir / check_id(snap_id)
+    if not (path / MANIFEST).is_file():
+        known = ", ".join(s["id"] for s in list_snapshots(store)) or "none"
+        raise SnapshotError(f"no snapshot {snap_id} in {store.snapshots_dir} (known: {known})")
+    body = (path / MANIFEST).read_bytes()
+    recorded = (
+        (path / MANIFEST_HASH).read_text(encoding="utf-8").strip() if (path / MANIFEST_HASH).is_file() else ""
+    )
+    if hashlib.sha256(body).hexdigest() != recorded:
+        raise SnapshotError(
+            f"snapshot {snap_id}: {path / MANIFEST} was modified (its hash differs from {MANIFEST_HASH})"
+        )
+    manifest = json.loads(body)
+    on_disk = {p.name for p in path.iterdir()} - {MANIFEST, MANIFEST_HASH}
+    if on_disk != set(manifest["files"]):
+        raise SnapshotError(
+            f"snapshot {snap_id}: files {sorted(on_disk ^ set(manifest['files']))} added or missing"
+        )
+    for name, expected in manifest["files"].items():
+        if file_sha256(path / name) != expected:
+            raise SnapshotError(
+                f"snapshot {snap_id}: {path / name} was modified (sha256 differs from the manifest)"
+            )
+    _check_contract(snap_id, manifest, contract)
+    return Snapshot(snap_id, path, manifest)
+
+
+def _check_contract(snap_id: str, manifest: dict[str, Any], contract: Contract) -> None:
+    code = {
+        "feature_contract_hash": compute_feature_contract_hash(),
+        "full_contract_hash": full_contract_hash(contract),
+    }
+    for key, value in code.items():
+        if manifest.get(key) != value:
+            raise SnapshotError(
+                f"snapshot {snap_id} was built under {key} {manifest.get(key)}, "
+                f"the code's contract has {value}; "
+                "materialize and validate again with this code, or use the code version that built it"
+            )
+
+
+def list_snapshots(store: Store) -> list[dict[str, Any]]:
+    """Manifests of all snapshots (unverified; `open_snapshot` verifies), newest first."""
+    return sorted(_manifests(store), key=lambda m: m.get("created_at", ""), reverse=True)
+
+
+def _manifests(store: Store) -> Iterator[dict[str, Any]]:
+    if not store.snapshots_dir.is_dir():
+        return
+    for path in store.snapshots_dir.iterdir():
+        if _ID.match(path.name) and (path / MANIFEST).is_file():
+            yield json.loads((path / MANIFEST).read_text(encoding="utf-8"))

@@ -1,0 +1,241 @@
+"""`fs validate`: gate the materialized tables of a range and, if they pass, seal them in a snapshot.
+
+Usage::
+
+    result = validate(Store.at("./fsdata"), ValidateConfig("XAUUSD", date(2025, 2, 1), date(2025, 10, 27)))
+    result.snapshot_id, result.docs_path
+
+If any check fails, no snapshot is written, the report is saved under `reports/`, and `ValidationFailed`
+carries it. The same inputs always give the same snapshot id; a second run reports the existing snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from featurestore.errors import FeatureStoreError, MaterializeError
+from featurestore.funnel import EligibilityFunnel, eligibility_funnel
+from featurestore.snapshots import open_snapshot, snapshot_id, table_hash, write_snapshot
+from featurestore.sql_registry import load_sql_version
+from featurestore.store import Store
+from schemas.contract import CONTRACT, Contract, full_contract_hash
+from schemas.seed_contract import compute_feature_contract_hash
+
+logger = logging.getLogger(__name__)
+TOOLS = ("duckdb", "polars", "pyarrow", "pandera", "great-expectations")
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    """What to validate: the materialized rows of UTC days start..end (inclusive)."""
+
+    symbol: str
+    start: date
+    end: date
+    timeframe: str = "M5"
+    data_docs: bool = True
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    snapshot_id: str
+    created: bool
+    snapshot_path: Path
+    report: Any
+    report_paths: tuple[Path, Path]
+    funnel: EligibilityFunnel
+    docs_path: Path | None
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "snapshot_id": self.snapshot_id,
+            "created": self.created,
+            "snapshot_path": str(self.snapshot_path),
+            "validation": self.report.summary(),
+            "report": [str(p) for p in self.report_paths],
+            "funnel": self.funnel.to_dict(),
+            "docs_path": str(self.docs_path) if self.docs_path else None,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class ValidationFailed(FeatureStoreError):
+    """The gate found problems; no snapshot was written."""
+
+    exit_code = 7
+
+    def __init__(self, report: Any, paths: tuple[Path, Path]) -> None:
+        self.report = report
+        self.paths = paths
+        shown = "\n".join(f"  - {issue.line()}" for issue in report.issues[:20])
+        more = f"\n  ... and {len(report.issues) - 20} more" if len(report.issues) > 20 else ""
+        super().__init__(
+            f"validation failed with {len(report.issues)} issue(s); no snapshot was written.\n{shown}{more}\n"
+            f"Full report: {paths[1]}"
+        )
+
+
+def validate(
+    store: Store,
+    config: ValidateConfig,
+    *,
+    contract: Contract = CONTRACT,
+    on_stage: Callable[[str], None] | None = None,
+) -> ValidateResult:
+    """Gate, snapshot and document the range. See the module docstring."""
+    from validation.gate import validate_tables
+
+    started = time.perf_counter()
+    stage = on_stage or (lambda _name: None)
+    start = datetime.combine(config.start, datetime.min.time())
+    end = datetime.combine(config.end + timedelta(days=1), datetime.min.time())
+    with store.connect() as con:
+        stage("read tables")
+        tables = _read_tables(con, config, start, end, contract)
+        stage("validate")
+        frames = {name: pl.from_arrow(t) for name, t in tables.items()}
+        report = validate_tables(frames, expected_rows=tables["candles"].num_rows, contract=contract)
+        stem = f"validate-{config.symbol}-{config.start}-{config.end}"
+        paths = report.save(store.reports_dir, stem)
+        if not report.ok:
+            raise ValidationFailed(report, paths)
+        funnel = eligibility_funnel(tables["eligibility"], tables["labels"])
+        content = _content(config, tables, contract)
+        snap_id = snapshot_id(content)
+        existing = store.snapshots_dir / snap_id
+        created = not existing.exists()
+        stage("write snapshot")
+        if created:
+            manifest = {**content, **_manifest_extras(con, config, tables, funnel, report, contract)}
+            path = write_snapshot(store, snap_id, tables, manifest)
+        else:
+            path = open_snapshot(store, snap_id, contract=contract).path
+            logger.info("snapshot %s already exists; nothing written", snap_id)
+    stage("data docs")
+    docs_path = _docs(store, snap_id, tables, config.data_docs, created)
+    return ValidateResult(
+        snap_id, created, path, report, paths, funnel, docs_path, time.perf_counter() - started
+    )
+
+
+def _read_tables(
+    con: Any, config: ValidateConfig, start: datetime, end: datetime, contract: Contract
+) -> dict[str, pa.Table]:
+    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    missing = [t.name for t in contract.tables if t.name not in present]
+    if missing:
+        raise MaterializeError(f"the store has no {', '.join(missing)} table: run `fs materialize` first")
+    candles = ", ".join(contract.candles.names)
+    tables = {
+        "candles": con.sql(
+            f"SELECT {candles} FROM candles "
+            "WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            params=[config.symbol, config.timeframe, start, end],
+        ).to_arrow_table()
+    }
+    if tables["candles"].num_rows == 0:
+        raise MaterializeError(
+            f"no {config.timeframe} candles of {config.symbol} in {config.start}..{config.end}"
+        )
+    for table in contract.tables:
+        tables[table.name] = con.sql(
+            f"SELECT * FROM {table.name} WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            params=[config.symbol, start, end],
+        ).to_arrow_table()
+    return tables
+
+
+def _content(config: ValidateConfig, tables: dict[str, pa.Table], contract: Contract) -> dict[str, Any]:
+    """Everything the snapshot's identity depends on."""
+    return {
+        "snapshot_format": 1,
+        "symbol": config.symbol,
+        "timeframe": config.timeframe,
+        "date_range": [config.start.isoformat(), config.end.isoformat()],
+        "sql_version": contract.version,
+        "feature_contract_hash": compute_feature_contract_hash(),
+        "full_contract_hash": full_contract_hash(contract),
+        "table_hashes": {name: table_hash(t) for name, t in tables.items()},
+    }
+
+
+def _manifest_extras(
+    con: Any,
+    config: ValidateConfig,
+    tables: dict[str, pa.Table],
+    funnel: EligibilityFunnel,
+    report: Any,
+    contract: Contract,
+) -> dict[str, Any]:
+    runs = con.execute(
+        "SELECT run_id, range_start, range_end, candle_fingerprint, created_at FROM materialize_log "
+        "WHERE symbol = ? ORDER BY created_at DESC LIMIT 5",
+        [config.symbol],
+    ).fetchall()
+    return {
+        "created_at": datetime.now(UTC).isoformat(),
+        "row_counts": {name: t.num_rows for name, t in tables.items()},
+        "first_ts": str(tables["candles"].column("ts")[0]),
+        "last_ts": str(tables["candles"].column("ts")[-1]),
+        "source_candle_fingerprint": table_hash(tables["candles"]),
+        "sql_files": {f.path.name: f.sha256 for f in load_sql_version(contract.version)},
+        "parameters": contract.parameters,
+        "eligibility_report": funnel.to_dict(),
+        "validation": report.summary(),
+        "materialize_runs": [
+            {
+                "run_id": r[0],
+                "range": [str(r[1]), str(r[2])],
+                "candle_fingerprint": r[3],
+                "created_at": str(r[4]),
+            }
+            for r in runs
+        ],
+        "tool_versions": {"python": platform.python_version(), **{t: _version(t) for t in TOOLS}},
+    }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _docs(
+    store: Store, snap_id: str, tables: dict[str, pa.Table], enabled: bool, created: bool
+) -> Path | None:
+    """Build (or find) the data docs of the snapshot.
+
+    Raises:
+        FeatureStoreError: the docs could not be built; the snapshot stays sealed, a re-run retries them.
+    """
+    if not enabled:
+        return None
+    from validation.data_docs import build_data_docs, docs_page
+
+    existing = docs_page(store.validation_dir, snap_id)
+    if existing is not None and not created:
+        return existing
+    try:
+        result = build_data_docs(store.validation_dir, snap_id, tables)
+    except Exception as exc:  # noqa: BLE001 - GX raises many types; all mean the same to the user
+        logger.exception("data docs failed")
+        raise FeatureStoreError(
+            f"snapshot {snap_id} is valid and sealed, but its data docs failed "
+            f"({type(exc).__name__}: {exc}); "
+            "run `fs validate` again to retry the docs, or pass --no-docs"
+        ) from exc
+    return result.snapshot_page or result.index_html

@@ -1,0 +1,88 @@
+"""Feature health: the properties a model input needs beyond its type and range.
+
+- no constant continuous feature,
+- no near-duplicate pair (|corr| at or above the contract's limit) across all continuous inputs,
+- each categorical class populated on hard-eligible rows as the contract's `min_class_share` says (when
+  the range has at least `class_coverage_min_rows` such rows; shorter ranges report the check as skipped).
+Rows in warmup are excluded (their features are null by design).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from schemas.contract import CONTRACT, Contract
+from validation.report import ValidationIssue
+
+FEATURE_TABLES = ("context", "seq_features", "snap_features")
+
+
+def feature_health(
+    tables: dict[str, pl.DataFrame], contract: Contract = CONTRACT
+) -> tuple[list[ValidationIssue], dict[str, Any]]:
+    """Health issues and a small summary (for the manifest) of the feature tables."""
+    reason = tables["eligibility"]["reason"]
+    ready = (reason != "HARD_WARMUP").to_numpy()
+    names, columns = [], []
+    for name in FEATURE_TABLES:
+        for col in contract.table(name).by_role("feature"):
+            names.append(col.name)
+            columns.append(tables[name][col.name].to_numpy().astype(float)[ready])
+    issues: list[ValidationIssue] = []
+    if not names or not ready.any():
+        return issues, {"rows_checked": 0}
+    matrix = np.column_stack(columns)
+    table_of = {c.name: t for t in FEATURE_TABLES for c in contract.table(t).by_role("feature")}
+    std = matrix.std(axis=0)
+    for i in np.flatnonzero(std == 0):
+        issues.append(
+            ValidationIssue(table_of[names[i]], names[i], "not_constant", f"always {matrix[0, i]!r}")
+        )
+    varying = std > 0
+    corr = np.corrcoef(matrix[:, varying], rowvar=False)
+    kept = [n for n, v in zip(names, varying, strict=True) if v]
+    limit = contract.parameters["max_abs_feature_corr"]
+    upper = np.triu(np.abs(corr), k=1)
+    for i, j in zip(*np.nonzero(upper >= limit), strict=True):
+        issues.append(
+            ValidationIssue(
+                table_of[kept[j]],
+                kept[j],
+                "not_near_duplicate",
+                f"|corr| with {kept[i]} is {upper[i, j]:.4f} (limit {limit})",
+            )
+        )
+    hard_ok = ~reason.str.starts_with("HARD_")
+    coverage_checked = int(hard_ok.sum()) >= contract.parameters["class_coverage_min_rows"]
+    if coverage_checked:
+        issues += _class_coverage(tables["context"].filter(hard_ok), contract)
+    summary = {
+        "rows_checked": int(ready.sum()),
+        "class_coverage": "checked"
+        if coverage_checked
+        else f"skipped: only {int(hard_ok.sum())} hard-eligible rows",
+        "continuous_features": len(names),
+        "max_abs_corr": round(float(upper.max()), 4) if upper.size else 0.0,
+    }
+    return issues, summary
+
+
+def _class_coverage(context: pl.DataFrame, contract: Contract) -> list[ValidationIssue]:
+    issues = []
+    for name, minimum in contract.parameters["min_class_share"].items():
+        allowed = contract.table("context").column(name).allowed or ()
+        shares = {v: float((context[name] == v).mean() or 0.0) for v in allowed}
+        low = {v: round(s, 4) for v, s in shares.items() if s < minimum}
+        if low:
+            issues.append(
+                ValidationIssue(
+                    "context",
+                    name,
+                    "class_coverage",
+                    f"classes below the {minimum:.0%} share on hard-eligible rows: {low}",
+                )
+            )
+    return issues
