@@ -136,40 +136,48 @@ def _ohlc_issues(candles: pl.DataFrame) -> list[ValidationIssue]:
 
 def _null_policy_issues(tables: dict[str, pl.DataFrame], contract: Contract) -> list[ValidationIssue]:
     """Nulls (and NaN) exactly where the contract allows them: warmup rows, rows without a label."""
-    warm = tables["eligibility"]["reason"] == "HARD_WARMUP"
-    unlabelled = ~tables["labels"]["label_available"]
+    allowed_where = {
+        "warmup": tables["eligibility"]["reason"] == "HARD_WARMUP",
+        "label_unavailable": ~tables["labels"]["label_available"],
+    }
     issues = []
     for table in contract.tables:
-        frame = tables[table.name]
-        for col in table.columns:
-            if col.nullable == "never":
+        columns = [c for c in table.columns if c.nullable != "never"]
+        if not columns:
+            continue
+        frame = tables[table.name].with_columns(
+            **{f"__{policy}": mask for policy, mask in allowed_where.items()}
+        )
+        missing = {
+            c.name: pl.col(c.name).is_null()
+            | (pl.col(c.name).is_nan().fill_null(False) if c.dtype == "float64" else False)
+            for c in columns
+        }
+        counts = frame.select(
+            *[
+                (m & ~pl.col(f"__{c.nullable}")).sum().alias(f"{c.name}|unexpected")
+                for c, m in zip(columns, missing.values(), strict=True)
+            ],
+            *[
+                (~m & pl.col(f"__{c.nullable}")).sum().alias(f"{c.name}|absent")
+                for c, m in zip(columns, missing.values(), strict=True)
+            ],
+        ).row(0, named=True)
+        for key, count in counts.items():
+            if not count:
                 continue
-            allowed = warm if col.nullable == "warmup" else unlabelled
-            missing = frame[col.name].is_null()
-            if col.dtype == "float64":
-                missing = missing | frame[col.name].is_nan().fill_null(False)
-            unexpected = frame.filter(missing & ~allowed)
-            absent = frame.filter(~missing & allowed)
-            if unexpected.height:
-                issues.append(
-                    ValidationIssue(
-                        table.name,
-                        col.name,
-                        "null_policy",
-                        f"null/NaN outside {col.nullable} rows",
-                        unexpected.height,
-                        tuple(str(t) for t in unexpected["ts"].head(MAX_EXAMPLES)),
-                    )
-                )
-            if absent.height:
-                issues.append(
-                    ValidationIssue(
-                        table.name,
-                        col.name,
-                        "null_policy",
-                        f"a value in {col.nullable} rows (must be null)",
-                        absent.height,
-                        tuple(str(t) for t in absent["ts"].head(MAX_EXAMPLES)),
-                    )
-                )
+            name, kind = key.split("|")
+            col = table.column(name)
+            wrong = (
+                missing[name] & ~pl.col(f"__{col.nullable}")
+                if kind == "unexpected"
+                else ~missing[name] & pl.col(f"__{col.nullable}")
+            )
+            examples = tuple(str(t) for t in frame.filter(wrong)["ts"].head(MAX_EXAMPLES))
+            detail = (
+                f"null/NaN outside {col.nullable} rows"
+                if kind == "unexpected"
+                else f"a value in {col.nullable} rows (must be null)"
+            )
+            issues.append(ValidationIssue(table.name, name, "null_policy", detail, int(count), examples))
     return issues

@@ -165,3 +165,20 @@ def test_range_independence_on_real_data(full_run: dict[str, pa.Table], tmp_path
     june = _read(store)
     assert june["context"].num_rows > 5_000
     assert_same_rows(full_run, june)
+
+
+def test_validate_passes_on_the_real_year_and_is_idempotent(tmp_path: Path) -> None:
+    from featurestore.snapshots import list_snapshots, open_snapshot
+    from featurestore.validate import ValidateConfig, validate
+
+    store = _ingested(tmp_path)
+    materialize(store, MaterializeConfig("XAUUSD", *RANGE))
+    config = ValidateConfig("XAUUSD", *RANGE, data_docs=False)
+    first = validate(store, config)
+    assert first.created and first.report.ok
+    assert first.report.health["class_coverage"] == "checked"
+    second = validate(store, config)
+    assert (second.snapshot_id, second.created) == (first.snapshot_id, False)
+    assert [m["id"] for m in list_snapshots(store)] == [first.snapshot_id]
+    manifest = open_snapshot(store, first.snapshot_id).manifest
+    assert manifest["row_counts"]["snap_features"] == manifest["eligibility_report"]["bars"] > 50_000
