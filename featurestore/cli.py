@@ -177,10 +177,10 @@ def demo(
 ) -> None:
     """The main job on an embedded default: shared real data if present, else synthetic candles."""
     from featurestore.demo import run_demo
-    from featurestore.report import ingest_summary, materialize_summary
+    from featurestore.report import ingest_summary, materialize_summary, validate_summary
 
     def action() -> None:
-        progress, on_stage = _stage_progress(10)
+        progress, on_stage = _stage_progress(14)
         with progress:
             result = run_demo(Store.at(store), synthetic=synthetic, on_stage=on_stage)
         if as_json:
@@ -189,6 +189,7 @@ def demo(
         out.print(f"Demo on {result.data_kind} data: {result.source_file}", highlight=False)
         out.print(ingest_summary(result.ingest))
         out.print(materialize_summary(result.materialize))
+        out.print(validate_summary(result.validate))
         for warning in (*result.ingest.warnings, *result.materialize.warnings):
             err.print(f"Warning: {warning}", highlight=False, markup=False)
 

@@ -1,7 +1,8 @@
 """The embedded default job behind `fs demo` (the README's main command).
 
 It uses the shared real data (`../shared/data`, or `$FS_DEMO_DATA`) when present, else writes deterministic
-synthetic XAUUSD M5 candles in the same MT5 export format, then ingests and materializes them.
+synthetic XAUUSD M5 candles in the same MT5 export format, then ingests, materializes and validates them
+(snapshot + data docs).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from featurestore.ingest import IngestOptions, IngestResult, ingest_file
 from featurestore.materialize import MaterializeConfig, MaterializeResult, materialize
 from featurestore.store import Store
 from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
+from featurestore.validate import ValidateConfig, ValidateResult, validate
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class DemoResult:
     source_file: Path
     ingest: IngestResult
     materialize: MaterializeResult
+    validate: ValidateResult
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +47,7 @@ class DemoResult:
             "source_file": str(self.source_file),
             "ingest": self.ingest.to_dict(),
             "materialize": self.materialize.to_dict(),
+            "validate": self.validate.to_dict(),
         }
 
 
@@ -57,7 +61,7 @@ def find_real_data() -> Path | None:
 def run_demo(
     store: Store, *, synthetic: bool = False, on_stage: Callable[[str], None] | None = None
 ) -> DemoResult:
-    """Ingest real (or synthetic) candles into `store` and materialize every contract table."""
+    """Ingest real (or synthetic) candles into `store`, materialize every table and validate the range."""
     real = None if synthetic else find_real_data()
     if real is not None:
         source, kind, (start, end) = real, "real", REAL_RANGE
@@ -78,5 +82,6 @@ def run_demo(
     ingest = ingest_file(
         store, source, IngestOptions(symbol=DEMO_SYMBOL, fmt="mt5", source_tz=DEMO_SOURCE_TZ)
     )
-    result = materialize(store, MaterializeConfig(DEMO_SYMBOL, start, end), on_stage=on_stage)
-    return DemoResult(kind, source, ingest, result)
+    built = materialize(store, MaterializeConfig(DEMO_SYMBOL, start, end), on_stage=on_stage)
+    checked = validate(store, ValidateConfig(DEMO_SYMBOL, start, end), on_stage=on_stage)
+    return DemoResult(kind, source, ingest, built, checked)

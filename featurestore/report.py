@@ -25,7 +25,7 @@ def funnel_table(funnel: EligibilityFunnel) -> Table:
 def key_value_table(title: str, rows: dict[str, Any]) -> Table:
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("key", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     for key, value in rows.items():
         table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
     return table
