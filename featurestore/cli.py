@@ -282,10 +282,9 @@ def docs(
     debug: DebugOpt = False,
 ) -> None:
     """Print the path of the data docs page of a snapshot."""
-    from validation.data_docs import docs_page
-
     from featurestore.errors import FeatureStoreError
     from featurestore.snapshots import check_id
+    from validation.data_docs import docs_page
 
     def action() -> None:
         root = Store.at(store)

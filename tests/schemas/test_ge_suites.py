@@ -20,9 +20,7 @@ def _column_specs(specs: list[Spec], column: str, kind: str | None = None) -> li
 
 
 def test_validation_modules_do_not_import_great_expectations() -> None:
-    code = (
-        "import sys, schemas.ge_suites, validation.data_docs; print('great_expectations' in sys.modules)"
-    )
+    code = "import sys, schemas.ge_suites, validation.data_docs; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

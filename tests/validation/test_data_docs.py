@@ -15,9 +15,9 @@ import pytest
 
 from featurestore.pipeline import run_pipeline
 from schemas.contract import CONTRACT, Contract
+from schemas.ge_suites import suite_specs
 from tests.conftest import REPO, SYNTH_END, SYNTH_START
 from validation.data_docs import GX_REQUIREMENT, DataDocsResult, build_data_docs, docs_page, site_dir
-from schemas.ge_suites import suite_specs
 
 # Building the docs imports GX (2.5-4.5 s) and validates ~150 expectations: about 10 s in all.
 pytestmark = [
