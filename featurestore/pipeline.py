@@ -16,6 +16,7 @@ from datetime import datetime
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from featurestore.errors import ContractError
 from featurestore.sql_registry import SqlFile, load_sql_version
@@ -68,7 +69,13 @@ def run_pipeline(
             if on_stage is not None:
                 on_stage(sql_file.name)
             con.execute(f"CREATE TEMP TABLE {sql_file.name} AS {sql_file.render(params)}")
-        return {t.name: _output(con, t, _file_of(files, t), start, end) for t in contract.tables}
+        warm = pc.equal(
+            con.sql(
+                "SELECT reason FROM eligibility WHERE ts >= ? AND ts < ? ORDER BY ts", params=[start, end]
+            ).to_arrow_table().column("reason"),
+            "HARD_WARMUP",
+        )
+        return {t.name: _output(con, t, _file_of(files, t), start, end, warm) for t in contract.tables}
     finally:
         con.close()
 
@@ -83,7 +90,7 @@ def _file_of(files: Sequence[SqlFile], table: Table) -> SqlFile:
 
 
 def _output(
-    con: duckdb.DuckDBPyConnection, table: Table, sql_file: SqlFile, start: datetime, end: datetime
+    con: duckdb.DuckDBPyConnection, table: Table, sql_file: SqlFile, start: datetime, end: datetime, warm: pa.Array
 ) -> pa.Table:
     """The rows of [start, end) in contract column order, with features nulled in warmup rows."""
     produced = [row[0] for row in con.execute(f"DESCRIBE {sql_file.name}").fetchall()]
@@ -94,14 +101,13 @@ def _output(
             f"SQL file '{sql_file.path}' produces columns that differ from the contract's table "
             f"'{table.name}': missing {missing}, not declared {extra}"
         )
-    select = []
+    query = f"SELECT {', '.join(table.names)} FROM {sql_file.name} WHERE ts >= ? AND ts < ? ORDER BY ts"
+    out = con.sql(query, params=[start, end]).to_arrow_table()
+    if not pc.any(warm).as_py():
+        return out
     for col in table.columns:
         if col.role in _WARMUP_NULLED_ROLES and col.nullable == "warmup":
-            select.append(f"CASE WHEN e.reason = 'HARD_WARMUP' THEN NULL ELSE t.{col.name} END AS {col.name}")
-        else:
-            select.append(f"t.{col.name}")
-    query = (
-        f"SELECT {', '.join(select)} FROM {sql_file.name} t JOIN eligibility e ON e.ts = t.ts "
-        "WHERE t.ts >= ? AND t.ts < ? ORDER BY t.ts"
-    )
-    return con.sql(query, params=[start, end]).to_arrow_table()
+            i = out.column_names.index(col.name)
+            nulled = pc.if_else(warm, pa.scalar(None, out.schema.field(i).type), out.column(i))
+            out = out.set_column(i, col.name, nulled)
+    return out

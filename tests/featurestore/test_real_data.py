@@ -173,12 +173,27 @@ def test_validate_passes_on_the_real_year_and_is_idempotent(tmp_path: Path) -> N
 
     store = _ingested(tmp_path)
     materialize(store, MaterializeConfig("XAUUSD", *RANGE))
-    config = ValidateConfig("XAUUSD", *RANGE, data_docs=False)
+    config = ValidateConfig("XAUUSD", *RANGE)
     first = validate(store, config)
-    assert first.created and first.report.ok
+    assert first.created and first.report.ok and first.docs_path is not None and first.docs_path.is_file()
     assert first.report.health["class_coverage"] == "checked"
     second = validate(store, config)
     assert (second.snapshot_id, second.created) == (first.snapshot_id, False)
     assert [m["id"] for m in list_snapshots(store)] == [first.snapshot_id]
     manifest = open_snapshot(store, first.snapshot_id).manifest
     assert manifest["row_counts"]["snap_features"] == manifest["eligibility_report"]["bars"] > 50_000
+    _render_real_docs(store, first.snapshot_id, tmp_path)
+
+
+def _render_real_docs(store: Store, snapshot_id: str, tmp_path: Path) -> None:
+    """The data docs of the real snapshot, rendered in headless Chromium: every table's suite and result."""
+    from tests.validation.test_data_docs import ARTIFACTS, CHROMIUM, SITE_INDEX, _render
+
+    if not CHROMIUM.exists():
+        pytest.skip("chromium not installed: apt-get install chromium (the .ci/run script installs it)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    index = _render(store.validation_dir / "gx" / SITE_INDEX, ARTIFACTS / "real_data_docs_index.png", tmp_path / "p")
+    for table in ("candles", *TABLES):
+        rows = [r for r in index.rows if snapshot_id in r.split() and table in r.split()]
+        assert len(rows) == 1 and "Success" in rows[0].split(), (table, index.rows)
+        assert any(r.split() == [table] for r in index.rows), f"suite {table} not listed"
