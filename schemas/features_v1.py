@@ -260,6 +260,7 @@ def _snap() -> tuple[Column, ...]:
             "Close - first open of the UTC day so far, in 48-bar ATR.",
         ),
         f("day_range_pos", "share", 0, 1, 288, "Close within the UTC day's low..high so far (0.5 if flat)."),
+        f("ret_1_z_48", "z", -50, 50, 48, "1-bar log return / 48-bar std of 1-bar returns (0 if flat)."),
         # candle shape
         f(
             "body_share_12",
@@ -317,7 +318,6 @@ def _snap() -> tuple[Column, ...]:
         # calendar
         f("week_sin", "unit", -1, 1, 0, "Sine of the position in the UTC week (Monday 00:00 = 0)."),
         f("week_cos", "unit", -1, 1, 0, "Cosine of the position in the UTC week."),
-        f("gap_log", "log", 0, 15, 1, "ln(minutes since the previous bar / timeframe); 0 without a gap."),
         f(
             "bars_since_break_log",
             "log",

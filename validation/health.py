@@ -26,6 +26,7 @@ def feature_health(
     """Health issues and a small summary (for the manifest) of the feature tables."""
     reason = tables["eligibility"]["reason"]
     ready = (reason != "HARD_WARMUP").to_numpy()
+    eligible = (reason == "ELIGIBLE").to_numpy()
     names, columns = [], []
     for name in FEATURE_TABLES:
         for col in contract.table(name).by_role("feature"):
@@ -41,6 +42,7 @@ def feature_health(
         issues.append(
             ValidationIssue(table_of[names[i]], names[i], "not_constant", f"always {matrix[0, i]!r}")
         )
+    issues += _constant_on_eligible(matrix[eligible[ready]], names, std, table_of)
     varying = std > 0
     corr = np.corrcoef(matrix[:, varying], rowvar=False)
     kept = [n for n, v in zip(names, varying, strict=True) if v]
@@ -68,6 +70,23 @@ def feature_health(
         "max_abs_corr": round(float(upper.max()), 4) if upper.size else 0.0,
     }
     return issues, summary
+
+
+def _constant_on_eligible(
+    matrix: np.ndarray, names: list[str], std_all: np.ndarray, table_of: dict[str, str]
+) -> list[ValidationIssue]:
+    """Decision-bar features must also vary on the eligible rows, the rows training and trading use.
+
+    (Sequence features are read across whole windows, which include non-eligible bars, so they are exempt.)
+    """
+    if len(matrix) < 2:
+        return []
+    std = matrix.std(axis=0)
+    return [
+        ValidationIssue(table_of[n], n, "not_constant_on_eligible", f"always {matrix[0, i]!r} on eligible rows")
+        for i, n in enumerate(names)
+        if std[i] == 0 and std_all[i] > 0 and table_of[n] != "seq_features"
+    ]
 
 
 def _class_coverage(context: pl.DataFrame, contract: Contract) -> list[ValidationIssue]:

@@ -228,6 +228,7 @@ SELECT
     (close - ll288) / atr48 AS dist_low_288_atr,
     (close - day_open) / atr48 AS dist_day_open_atr,
     CASE WHEN day_high > day_low THEN (close - day_low) / (day_high - day_low) ELSE 0.5 END AS day_range_pos,
+    CASE WHEN rv48 > 0 THEN r1 / rv48 ELSE 0.0 END AS ret_1_z_48,
     -- candle shape over windows
     CASE WHEN rng_sum12 > 0 THEN body_sum12 / rng_sum12 ELSE 0.0 END AS body_share_12,
     up_share12 AS up_share_12,
@@ -250,7 +251,6 @@ SELECT
     -- calendar
     sin(2 * pi() * (isodow(ts) - 1 + (hour_utc * 60 + minute_utc) / 1440) / 7) AS week_sin,
     cos(2 * pi() * (isodow(ts) - 1 + (hour_utc * 60 + minute_utc) / 1440) / 7) AS week_cos,
-    ln(gap_minutes / {{timeframe_minutes}}) AS gap_log,
     ln(1 + coalesce(pos - last_break_pos, 288)) AS bars_since_break_log,
     -- higher timeframes, closed bars only
     h1_ret_1_bps,

@@ -124,7 +124,7 @@ def test_snapshot_features_match_numpy(computed: dict[str, np.ndarray]) -> None:
     check(computed["body_atr"], (c[cur] - o[cur]) / atr14, rtol=1e-9, atol=1e-12)
 
 
-def test_calendar_and_gap_features(computed: dict[str, np.ndarray]) -> None:
+def test_calendar_and_return_z_features(computed: dict[str, np.ndarray]) -> None:
     ts = computed["raw_ts"]
     first, n = int(computed["first"]), int(computed["n"])
     cur = ts[first : first + n].astype("datetime64[m]")
@@ -134,8 +134,10 @@ def test_calendar_and_gap_features(computed: dict[str, np.ndarray]) -> None:
     weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
     week = (weekday + minutes_of_day / 1440) / 7
     np.testing.assert_allclose(computed["week_sin"], np.sin(2 * np.pi * week), atol=1e-12)
-    gaps = np.diff(ts.astype("datetime64[m]").astype(int))[first - 1 : first - 1 + n]
-    np.testing.assert_allclose(computed["gap_log"], np.log(gaps / 5), atol=1e-12)
+    c = computed["raw_close"]
+    r1 = np.r_[np.nan, np.log(c[1:] / c[:-1]) * 1e4]
+    expected = r1[first : first + n] / trailing(r1, 48, first, n).std(axis=1, ddof=1)
+    np.testing.assert_allclose(computed["ret_1_z_48"], expected, rtol=1e-9)
 
 
 def test_h1_features_use_only_closed_hours(computed: dict[str, np.ndarray]) -> None:

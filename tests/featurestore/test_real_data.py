@@ -192,7 +192,9 @@ def _render_real_docs(store: Store, snapshot_id: str, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip("chromium not installed: apt-get install chromium (the .ci/run script installs it)")
     ARTIFACTS.mkdir(exist_ok=True)
-    index = _render(store.validation_dir / "gx" / SITE_INDEX, ARTIFACTS / "real_data_docs_index.png", tmp_path / "p")
+    index = _render(
+        store.validation_dir / "gx" / SITE_INDEX, ARTIFACTS / "real_data_docs_index.png", tmp_path / "p"
+    )
     for table in ("candles", *TABLES):
         rows = [r for r in index.rows if snapshot_id in r.split() and table in r.split()]
         assert len(rows) == 1 and "Success" in rows[0].split(), (table, index.rows)

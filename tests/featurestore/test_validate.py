@@ -98,6 +98,12 @@ FAULTS = {
         ["UPDATE snap_features SET week_sin = 0.5"],
         ("snap_features", "week_sin", "not_constant"),
     ),
+    "constant_on_eligible_rows": (
+        [
+            "UPDATE snap_features SET bars_since_break_log = 1.0 WHERE ts IN (SELECT ts FROM eligibility WHERE eligible)"
+        ],
+        ("snap_features", "bars_since_break_log", "not_constant_on_eligible"),
+    ),
     "near_identical_features": (
         ["UPDATE snap_features SET ret_3_bps = ret_2_bps * 1.0001"],
         ("snap_features", "ret_3_bps", "not_near_duplicate"),

@@ -1,0 +1,188 @@
+"""The `train` command line: `train run --snapshot <id>` and `train inspect <bundle>`. Thin by design."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, Group
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from featurestore.errors import FeatureStoreError
+from featurestore.report import funnel_from_dict, funnel_table, key_value_table
+from featurestore.store import Store
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Train ENTRY_V10 / ENTRY_V10_CTX from snapshots."
+)
+out = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="Store directory (env FS_STORE, default ./fsdata).")
+]
+
+
+def _fail(debug: bool, exc: Exception, code: int) -> None:
+    if debug:
+        raise exc
+    err.print("Error:", style="bold red", end=" ")
+    err.print(str(exc), highlight=False, markup=False)
+    raise typer.Exit(code) from None
+
+
+def filter_rates(report: dict[str, Any]) -> Group:
+    """The snapshot's eligibility funnel and the trainer's own filters, as printed by `train run`."""
+    stages = Table(title="Trainer filters", title_justify="left")
+    for column in ("stage", "rows left", "share of bars"):
+        stages.add_column(column, justify="left" if column == "stage" else "right")
+    for stage in report["trainer_stages"]:
+        stages.add_row(stage["name"], f"{stage['remaining']:,}", f"{stage['share_of_bars']:.1%}")
+    samples = key_value_table("Samples per split", report["samples"])
+    return Group(funnel_table(funnel_from_dict(report["snapshot_funnel"])), stages, samples)
+
+
+def metrics_table(rows: dict[str, dict[str, float]]) -> Table:
+    table = Table(title="Metrics (model vs baselines)", title_justify="left")
+    for column in (
+        "split / head",
+        "AUC",
+        "log loss",
+        "Brier",
+        "prior log loss",
+        "logistic AUC",
+        "logistic log loss",
+    ):
+        table.add_column(column, justify="right")
+    for name, m in rows.items():
+        table.add_row(
+            name,
+            *(
+                f"{m[k]:.4f}"
+                for k in ("auc", "log_loss", "brier", "prior_log_loss", "logistic_auc", "logistic_log_loss")
+            ),
+        )
+    return table
+
+
+@app.command()
+def run(
+    snapshot: Annotated[str, typer.Option(help="Snapshot id (see `fs snapshots list`).")],
+    variant: Annotated[str | None, typer.Option(help="v10 or v10_ctx (default v10_ctx).")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML config; CLI options override it.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 30).")] = None,
+    max_train_rows: Annotated[int | None, typer.Option(help="Cap on training samples (most recent).")] = None,
+    out_name: Annotated[
+        str | None, typer.Option("--out", help="Bundle directory name under the store's bundles/.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 1337).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads.")] = None,
+    store: StoreOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Train a model from a validated snapshot and write a bundle."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    from train.config import load_run_config
+    from train.fit import TrainingFailed
+    from train.run import summary_metrics, train_run
+
+    overrides = {
+        "variant": variant,
+        "seed": seed,
+        "epochs": epochs,
+        "max_train_rows": max_train_rows,
+        "threads": threads,
+    }
+    try:
+        run_config = load_run_config(config, overrides)
+    except ValueError as exc:
+        _fail(debug, exc, 2)
+    name = out_name or f"{run_config.variant}_{snapshot[:8]}_seed{run_config.seed}"
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("starting", total=None)
+
+    def on_stage(stage: str) -> None:
+        progress.update(task, description=stage, completed=0, total=None)
+
+    def on_step(epoch: int, step: int, steps: int) -> None:
+        progress.update(task, description=f"epoch {epoch}", completed=step, total=steps)
+
+    try:
+        with progress:
+            result = train_run(
+                Store.at(store), snapshot, run_config, name, on_stage=on_stage, on_step=on_step
+            )
+    except (FeatureStoreError, TrainingFailed, ValueError) as exc:
+        _fail(debug, exc, getattr(exc, "exit_code", 1))
+    if result.bundle_path is None:  # a torchrun rank other than 0: rank 0 reports
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+        return
+    out.print(filter_rates(result.filter_report))
+    out.print(metrics_table(summary_metrics(result.metrics)))
+    out.print(
+        f"Bundle: {result.bundle_path}  ({len(result.history)} epochs, "
+        f"best {result.metrics['best_epoch']}, {result.seconds:.0f} s)"
+    )
+
+
+@app.command()
+def inspect(
+    bundle: Annotated[Path, typer.Argument(help="Bundle directory, e.g. fsdata/bundles/<name>.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print metadata as JSON.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Show a bundle's metadata, hashes, metrics and eligibility report, and verify its files."""
+    from train.bundle import METADATA, load_entry_v10_bundle
+
+    try:
+        meta = json.loads((bundle / METADATA).read_text(encoding="utf-8"))
+        loaded = load_entry_v10_bundle(bundle, variant=meta["variant"], mode="live")
+    except (OSError, KeyError, json.JSONDecodeError, FeatureStoreError) as exc:
+        _fail(debug, FeatureStoreError(f"{bundle}: not a readable bundle ({exc})"), 1)
+    if as_json:
+        sys.stdout.write(
+            json.dumps(
+                {**meta, "status": loaded.status, "problems": list(loaded.problems)}, indent=2, default=str
+            )
+            + "\n"
+        )
+        return
+    from train.run import summary_metrics
+
+    rows = {
+        "status": loaded.status + ("" if not loaded.problems else ": " + "; ".join(loaded.problems)),
+        "variant": meta["variant"],
+        "supports_context_features": meta["supports_context_features"],
+        "dims (seq / snap / ctx)": (
+            f"{meta['seq_len']}x{meta['seq_dim']} / {meta['snap_dim']} / {meta['ctx_cat_dim']}+{meta['ctx_cont_dim']}"
+        ),
+        "feature_contract_hash": meta["feature_contract_hash"],
+        "full_contract_hash": meta["full_contract_hash"],
+        "snapshot id": meta["snapshot_id"],
+        "splits": json.dumps(meta["split_ranges"]),
+        "seed": meta["seed"],
+    }
+    out.print(key_value_table(f"Bundle {bundle}", rows))
+    out.print(filter_rates(meta["eligibility_report"]))
+    out.print(metrics_table(summary_metrics(meta["metrics"])))
+
+
+if __name__ == "__main__":
+    app()
