@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/fs demo
+	$(BIN)/train demo
 
 test: setup
 	$(BIN)/pytest

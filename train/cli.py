@@ -143,6 +143,44 @@ def run(
 
 
 @app.command()
+def demo(
+    synthetic: Annotated[bool, typer.Option(help="Use synthetic candles even where real data exists.")] = False,
+    store: StoreOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """The main job: ingest, materialize, validate (snapshot + data docs), then a small training run."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from featurestore.report import ingest_summary, materialize_summary, validate_summary
+    from train.demo import run_full_demo
+    from train.fit import TrainingFailed
+    from train.run import summary_metrics
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+    task = progress.add_task("starting", total=None)
+    try:
+        with progress:
+            result = run_full_demo(
+                Store.at(store), synthetic=synthetic,
+                on_stage=lambda name: progress.update(task, description=name, completed=0, total=None),
+                on_step=lambda e, s, n: progress.update(task, description=f"train epoch {e}", completed=s, total=n),
+            )
+    except (FeatureStoreError, TrainingFailed, ValueError) as exc:
+        _fail(debug, exc, getattr(exc, "exit_code", 1))
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+        return
+    fs = result.feature_store
+    out.print(f"Demo on {fs.data_kind} data: {fs.source_file}", highlight=False)
+    out.print(ingest_summary(fs.ingest))
+    out.print(materialize_summary(fs.materialize))
+    out.print(validate_summary(fs.validate))
+    out.print(metrics_table(summary_metrics(result.metrics)))
+    verb = "Trained" if result.bundle_created else "Existing"
+    out.print(f"{verb} bundle: {result.bundle_path}   (inspect it with: train inspect {result.bundle_path})")
+
+
+@app.command()
 def inspect(
     bundle: Annotated[Path, typer.Argument(help="Bundle directory, e.g. fsdata/bundles/<name>.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print metadata as JSON.")] = False,

@@ -24,11 +24,13 @@ from train.dataset import (
     SNAP_FEATURES,
     Tensors,
     build_tensors,
+    gather,
     full_windows,
     normalized_names,
     snapshot_frame,
     with_channels,
 )
+from train.hybrid import seq_channels
 from train.normalization import Normalization, fit_normalization
 from train.splits import assign_splits
 
@@ -76,7 +78,8 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
     p_final = predict(base, x, feature_names=SNAP_FEATURES)
 
     train_idx = np.asarray(splits.train)
-    with_history = full_windows(np.isfinite(oof.p) & seq_ok)
+    # every channel of every window row must exist: the EMA needs 30 bars of p before it is defined
+    with_history = full_windows(np.isfinite(seq_channels(oof.p)).all(axis=1) & seq_ok)
     kept = train_idx[with_history[train_idx]]
     if config.optim.max_train_rows is not None:
         kept = kept[-config.optim.max_train_rows :]
@@ -92,16 +95,32 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
     )
     ranges = {name: [str(ts[i[0]]), str(ts[i[-1]])] if len(i) else [] for name, i in idx.items()}
     logger.info("samples: %s", {k: len(v) for k, v in idx.items()})
+    train_tensors = build_tensors(frame_train, normalization)
+    eval_tensors = build_tensors(with_channels(frame, p_final), normalization)
+    _check_finite(train_tensors, idx["train"], "train")
+    for split in ("val", "test"):
+        _check_finite(eval_tensors, idx[split], split)
     return Prepared(
         frame=frame,
-        train_tensors=build_tensors(frame_train, normalization),
-        eval_tensors=build_tensors(with_channels(frame, p_final), normalization),
+        train_tensors=train_tensors,
+        eval_tensors=eval_tensors,
         idx=idx,
         normalization=normalization,
         base_model=base,
         filter_report=report,
         ranges=ranges,
     )
+
+
+def _check_finite(tensors: Tensors, idx: torch.Tensor, split: str) -> None:
+    """Every input of every sample must be finite: fail here, naming the split, not later as a NaN loss."""
+    batch = gather(tensors, idx)
+    for name in ("seq_x", "snap_x", "ctx_cont", "targets"):
+        values = getattr(batch, name)
+        bad = ~torch.isfinite(values.reshape(len(idx), -1)).all(dim=1)
+        if bool(bad.any()):
+            rows = idx[bad][:5].tolist()
+            raise ValueError(f"{int(bad.sum())} {split} samples have non-finite {name} (rows {rows}); this is a bug")
 
 
 def _within(ts: np.ndarray, start: Any, end: Any) -> np.ndarray:

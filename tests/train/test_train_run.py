@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -196,3 +197,19 @@ def test_torchrun_two_processes_write_a_loadable_bundle(
     assert done.stdout.count("Bundle:") == 1
     loaded = load_entry_v10_bundle(root / "bundles" / "ddp_test", variant="v10_ctx", mode="replay")
     assert loaded.status == "ok" and len(json.loads((loaded.path / METADATA).read_text())["history"]) == 1
+
+
+def test_every_training_window_is_finite_without_a_row_cap(snapshot_store: tuple[Path, str]) -> None:
+    """Regression: the EMA channel needs 30 bars of base-model history, so the first windows of the first
+    out-of-fold block must not become samples (they once did and gave a NaN loss on a full run)."""
+    from featurestore.snapshots import open_snapshot
+    from train.dataset import gather
+    from train.prepare import prepare
+
+    root, snap = snapshot_store
+    config = load_run_config(TINY)
+    config = dataclasses.replace(config, optim=dataclasses.replace(config.optim, max_train_rows=None))
+    prepared = prepare(open_snapshot(Store.at(root), snap), config)
+    batch = gather(prepared.train_tensors, prepared.idx["train"])
+    assert len(prepared.idx["train"]) > 3000
+    assert torch.isfinite(batch.seq_x).all() and torch.isfinite(batch.snap_x).all()
