@@ -48,7 +48,9 @@ def _rate(run: object, steps: int, batch_size: int, repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--variant", default="v10_ctx")
@@ -58,7 +60,9 @@ def main() -> None:
     snapshots = list_snapshots(store)
     if not snapshots:
         sys.exit(f"no snapshot in {store.root}: run `make demo` first")
-    config = RunConfig(variant=args.variant, base_model=dataclasses.replace(BaseModelConfig(), n_estimators=40))
+    config = RunConfig(
+        variant=args.variant, base_model=dataclasses.replace(BaseModelConfig(), n_estimators=40)
+    )
     prepared = prepare(open_snapshot(store, snapshots[0]["id"]), config)
     batch_size = config.optim.batch_size
     idx = prepared.idx["train"]
@@ -79,15 +83,22 @@ def main() -> None:
     on_ready()  # warm up allocator and kernels
     ready_rate = _rate(on_ready, args.steps, batch_size, args.repeats)
     pipeline_rate = _rate(through_pipeline, args.steps, batch_size, args.repeats)
-    gather_ms = statistics.median(
-        _time_gather(prepared.train_tensors, order) for _ in range(args.repeats)
+    gather_ms = statistics.median(_time_gather(prepared.train_tensors, order) for _ in range(args.repeats))
+    print(
+        json.dumps(
+            {
+                "variant": args.variant,
+                "batch_size": batch_size,
+                "steps": args.steps,
+                "threads": torch.get_num_threads(),
+                "ready_samples_per_s": round(ready_rate),
+                "pipeline_samples_per_s": round(pipeline_rate),
+                "ratio": round(pipeline_rate / ready_rate, 3),
+                "target_ratio": 0.9,
+                "gather_ms_per_batch": round(gather_ms, 3),
+            }
+        )
     )
-    print(json.dumps({
-        "variant": args.variant, "batch_size": batch_size, "steps": args.steps, "threads": torch.get_num_threads(),
-        "ready_samples_per_s": round(ready_rate), "pipeline_samples_per_s": round(pipeline_rate),
-        "ratio": round(pipeline_rate / ready_rate, 3), "target_ratio": 0.9,
-        "gather_ms_per_batch": round(gather_ms, 3),
-    }))
 
 
 def _time_gather(tensors: object, order: torch.Tensor) -> float:

@@ -68,8 +68,7 @@ def tiled(tables: dict[str, pl.DataFrame], copies: int) -> dict[str, pl.DataFram
         parts = [frame.with_columns(s.alias("ts")) for s in shift]
         if "t1" in frame.columns:
             parts = [
-                p.with_columns(pl.col("t1") + pl.duration(weeks=TILE_WEEKS * k))
-                for k, p in enumerate(parts)
+                p.with_columns(pl.col("t1") + pl.duration(weeks=TILE_WEEKS * k)) for k, p in enumerate(parts)
             ]
         out[name] = pl.concat(parts)
     return out

@@ -72,7 +72,9 @@ def run_pipeline(
         warm = pc.equal(
             con.sql(
                 "SELECT reason FROM eligibility WHERE ts >= ? AND ts < ? ORDER BY ts", params=[start, end]
-            ).to_arrow_table().column("reason"),
+            )
+            .to_arrow_table()
+            .column("reason"),
             "HARD_WARMUP",
         )
         return {t.name: _output(con, t, _file_of(files, t), start, end, warm) for t in contract.tables}
@@ -90,7 +92,12 @@ def _file_of(files: Sequence[SqlFile], table: Table) -> SqlFile:
 
 
 def _output(
-    con: duckdb.DuckDBPyConnection, table: Table, sql_file: SqlFile, start: datetime, end: datetime, warm: pa.Array
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    sql_file: SqlFile,
+    start: datetime,
+    end: datetime,
+    warm: pa.Array,
 ) -> pa.Table:
     """The rows of [start, end) in contract column order, with features nulled in warmup rows."""
     produced = [row[0] for row in con.execute(f"DESCRIBE {sql_file.name}").fetchall()]

@@ -144,26 +144,40 @@ def run(
 
 @app.command()
 def demo(
-    synthetic: Annotated[bool, typer.Option(help="Use synthetic candles even where real data exists.")] = False,
+    synthetic: Annotated[
+        bool, typer.Option(help="Use synthetic candles even where real data exists.")
+    ] = False,
     store: StoreOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """The main job: ingest, materialize, validate (snapshot + data docs), then a small training run."""
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     from featurestore.report import ingest_summary, materialize_summary, validate_summary
     from train.demo import run_full_demo
     from train.fit import TrainingFailed
     from train.run import summary_metrics
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     task = progress.add_task("starting", total=None)
     try:
         with progress:
             result = run_full_demo(
-                Store.at(store), synthetic=synthetic,
+                Store.at(store),
+                synthetic=synthetic,
                 on_stage=lambda name: progress.update(task, description=name, completed=0, total=None),
-                on_step=lambda e, s, n: progress.update(task, description=f"train epoch {e}", completed=s, total=n),
+                on_step=lambda e, s, n: progress.update(
+                    task, description=f"train epoch {e}", completed=s, total=n
+                ),
             )
     except (FeatureStoreError, TrainingFailed, ValueError) as exc:
         _fail(debug, exc, getattr(exc, "exit_code", 1))
@@ -209,7 +223,8 @@ def inspect(
         "variant": meta["variant"],
         "supports_context_features": meta["supports_context_features"],
         "dims (seq / snap / ctx)": (
-            f"{meta['seq_len']}x{meta['seq_dim']} / {meta['snap_dim']} / {meta['ctx_cat_dim']}+{meta['ctx_cont_dim']}"
+            f"{meta['seq_len']}x{meta['seq_dim']} / {meta['snap_dim']} / "
+            f"{meta['ctx_cat_dim']}+{meta['ctx_cont_dim']}"
         ),
         "feature_contract_hash": meta["feature_contract_hash"],
         "full_contract_hash": meta["full_contract_hash"],

@@ -36,7 +36,10 @@ class FullDemoResult:
 
 
 def run_full_demo(
-    store: Store, *, synthetic: bool = False, on_stage: Callable[[str], None] | None = None,
+    store: Store,
+    *,
+    synthetic: bool = False,
+    on_stage: Callable[[str], None] | None = None,
     on_step: Callable[[int, int, int], None] | None = None,
 ) -> FullDemoResult:
     fs = run_demo(store, synthetic=synthetic, on_stage=on_stage)
@@ -46,7 +49,8 @@ def run_full_demo(
     if (bundle / METADATA).is_file():
         metrics = json.loads((bundle / METADATA).read_text(encoding="utf-8"))["metrics"]
         return FullDemoResult(fs, str(bundle), False, metrics)
-    config = load_run_config(None, {**DEMO_TRAINING, "variant": "v10_ctx"})  # default splits fit both data kinds
+    config = load_run_config(
+        None, {**DEMO_TRAINING, "variant": "v10_ctx"}
+    )  # default splits fit both data kinds
     result = train_run(store, snapshot_id, config, name, on_stage=on_stage, on_step=on_step)
     return FullDemoResult(fs, str(result.bundle_path), True, result.metrics)
-

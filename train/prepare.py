@@ -24,8 +24,8 @@ from train.dataset import (
     SNAP_FEATURES,
     Tensors,
     build_tensors,
-    gather,
     full_windows,
+    gather,
     normalized_names,
     snapshot_frame,
     with_channels,
@@ -120,7 +120,9 @@ def _check_finite(tensors: Tensors, idx: torch.Tensor, split: str) -> None:
         bad = ~torch.isfinite(values.reshape(len(idx), -1)).all(dim=1)
         if bool(bad.any()):
             rows = idx[bad][:5].tolist()
-            raise ValueError(f"{int(bad.sum())} {split} samples have non-finite {name} (rows {rows}); this is a bug")
+            raise ValueError(
+                f"{int(bad.sum())} {split} samples have non-finite {name} (rows {rows}); this is a bug"
+            )
 
 
 def _within(ts: np.ndarray, start: Any, end: Any) -> np.ndarray:

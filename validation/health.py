@@ -83,7 +83,9 @@ def _constant_on_eligible(
         return []
     std = matrix.std(axis=0)
     return [
-        ValidationIssue(table_of[n], n, "not_constant_on_eligible", f"always {matrix[0, i]!r} on eligible rows")
+        ValidationIssue(
+            table_of[n], n, "not_constant_on_eligible", f"always {matrix[0, i]!r} on eligible rows"
+        )
         for i, n in enumerate(names)
         if std[i] == 0 and std_all[i] > 0 and table_of[n] != "seq_features"
     ]

@@ -100,7 +100,8 @@ FAULTS = {
     ),
     "constant_on_eligible_rows": (
         [
-            "UPDATE snap_features SET bars_since_break_log = 1.0 WHERE ts IN (SELECT ts FROM eligibility WHERE eligible)"
+            "UPDATE snap_features SET bars_since_break_log = 1.0 "
+            "WHERE ts IN (SELECT ts FROM eligibility WHERE eligible)"
         ],
         ("snap_features", "bars_since_break_log", "not_constant_on_eligible"),
     ),
