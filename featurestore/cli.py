@@ -14,17 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from featurestore.console import StageProgress, out, print_error, print_warning
 from featurestore.errors import FeatureStoreError
 from featurestore.store import Store
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="XAUUSD feature store: ingest, materialize."
 )
-out = Console()
-err = Console(stderr=True)
 
 StoreOpt = Annotated[
     Path | None,
@@ -44,8 +41,7 @@ def _run(debug: bool, action: Callable[[], Any]) -> Any:
     except FeatureStoreError as exc:
         if debug:
             raise
-        err.print("Error:", style="bold red", end=" ")
-        err.print(str(exc), highlight=False, markup=False)
+        print_error(exc)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -59,23 +55,6 @@ def _parse_date_range(text: str) -> tuple[date, date]:
         return date.fromisoformat(first.strip()), date.fromisoformat(last.strip())
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a range like 2025-02-01..2025-10-27") from None
-
-
-def _stage_progress(total: int) -> tuple[Progress, Callable[[str], None]]:
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    task = progress.add_task("starting", total=total)
-
-    def on_stage(name: str) -> None:
-        progress.update(task, description=name, advance=1)
-
-    return progress, on_stage
 
 
 @app.command()
@@ -158,9 +137,8 @@ def materialize(
     def action() -> None:
         intervals = read_blocked_intervals(blocked) if blocked is not None else ()
         config = MaterializeConfig(symbol, start, end, timeframe, intervals)
-        progress, on_stage = _stage_progress(8)
-        with progress:
-            result = materialize(Store.at(store), config, on_stage=on_stage)
+        with StageProgress() as progress:
+            result = materialize(Store.at(store), config, on_stage=progress.stage)
         _show(result, as_json, materialize_summary)
 
     _run(debug, action)
@@ -180,9 +158,8 @@ def demo(
     from featurestore.report import ingest_summary, materialize_summary, validate_summary
 
     def action() -> None:
-        progress, on_stage = _stage_progress(14)
-        with progress:
-            result = run_demo(Store.at(store), synthetic=synthetic, on_stage=on_stage)
+        with StageProgress() as progress:
+            result = run_demo(Store.at(store), synthetic=synthetic, on_stage=progress.stage)
         if as_json:
             _emit_json(result.to_dict())
             return
@@ -191,7 +168,7 @@ def demo(
         out.print(materialize_summary(result.materialize))
         out.print(validate_summary(result.validate))
         for warning in (*result.ingest.warnings, *result.materialize.warnings):
-            err.print(f"Warning: {warning}", highlight=False, markup=False)
+            print_warning(warning)
 
     _run(debug, action)
 
@@ -215,10 +192,9 @@ def validate(
     start, end = _parse_date_range(date_range)
 
     def action() -> None:
-        progress, on_stage = _stage_progress(4)
-        with progress:
+        with StageProgress() as progress:
             result = validate(
-                Store.at(store), ValidateConfig(symbol, start, end, timeframe, docs), on_stage=on_stage
+                Store.at(store), ValidateConfig(symbol, start, end, timeframe, docs), on_stage=progress.stage
             )
         if as_json:
             _emit_json(result.to_dict())
@@ -304,7 +280,7 @@ def _show(result: Any, as_json: bool, render: Callable[[Any], Any]) -> None:
     else:
         out.print(render(result))
     for warning in result.warnings:
-        err.print(f"Warning: {warning}", highlight=False, markup=False)
+        print_warning(warning)
 
 
 if __name__ == "__main__":

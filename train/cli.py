@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, Group
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Group
 from rich.table import Table
 
+from featurestore.console import StageProgress, out, print_error
 from featurestore.errors import FeatureStoreError
 from featurestore.report import funnel_from_dict, funnel_table, key_value_table
 from featurestore.store import Store
@@ -20,8 +20,6 @@ from featurestore.store import Store
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Train ENTRY_V10 / ENTRY_V10_CTX from snapshots."
 )
-out = Console()
-err = Console(stderr=True)
 
 StoreOpt = Annotated[
     Path | None, typer.Option("--store", help="Store directory (env FS_STORE, default ./fsdata).")
@@ -31,8 +29,7 @@ StoreOpt = Annotated[
 def _fail(debug: bool, exc: Exception, code: int) -> None:
     if debug:
         raise exc
-    err.print("Error:", style="bold red", end=" ")
-    err.print(str(exc), highlight=False, markup=False)
+    print_error(exc)
     raise typer.Exit(code) from None
 
 
@@ -106,26 +103,10 @@ def run(
     except ValueError as exc:
         _fail(debug, exc, 2)
     name = out_name or f"{run_config.variant}_{snapshot[:8]}_seed{run_config.seed}"
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    task = progress.add_task("starting", total=None)
-
-    def on_stage(stage: str) -> None:
-        progress.update(task, description=stage, completed=0, total=None)
-
-    def on_step(epoch: int, step: int, steps: int) -> None:
-        progress.update(task, description=f"epoch {epoch}", completed=step, total=steps)
-
     try:
-        with progress:
+        with StageProgress() as progress:
             result = train_run(
-                Store.at(store), snapshot, run_config, name, on_stage=on_stage, on_step=on_step
+                Store.at(store), snapshot, run_config, name, on_stage=progress.stage, on_step=progress.step
             )
     except (FeatureStoreError, TrainingFailed, ValueError) as exc:
         _fail(debug, exc, getattr(exc, "exit_code", 1))
@@ -160,24 +141,10 @@ def demo(
     from train.fit import TrainingFailed
     from train.run import summary_metrics
 
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    task = progress.add_task("starting", total=None)
     try:
-        with progress:
+        with StageProgress() as progress:
             result = run_full_demo(
-                Store.at(store),
-                synthetic=synthetic,
-                on_stage=lambda name: progress.update(task, description=name, completed=0, total=None),
-                on_step=lambda e, s, n: progress.update(
-                    task, description=f"train epoch {e}", completed=s, total=n
-                ),
+                Store.at(store), synthetic=synthetic, on_stage=progress.stage, on_step=progress.step
             )
     except (FeatureStoreError, TrainingFailed, ValueError) as exc:
         _fail(debug, exc, getattr(exc, "exit_code", 1))

@@ -1,0 +1,47 @@
+"""What the `fs` and `train` command lines share: the consoles, the error line and the progress display."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+out = Console()
+err = Console(stderr=True)
+
+
+def print_error(exc: BaseException) -> None:
+    """`Error: <message>` on stderr, the message printed verbatim (no markup, no traceback)."""
+    err.print("Error:", style="bold red", end=" ")
+    err.print(str(exc), highlight=False, markup=False)
+
+
+def print_warning(text: str) -> None:
+    err.print(f"Warning: {text}", highlight=False, markup=False)
+
+
+class StageProgress:
+    """A transient progress line on stderr: the current stage, with a bar when a stage reports steps."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        )  # fmt: skip
+        self._task = self._progress.add_task("starting", total=None)
+
+    def __enter__(self) -> StageProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.__exit__(kind, value, tb)
+
+    def stage(self, name: str) -> None:
+        self._progress.update(self._task, description=name, completed=0, total=None)
+
+    def step(self, epoch: int, step: int, steps: int) -> None:
+        self._progress.update(self._task, description=f"train epoch {epoch}", completed=step, total=steps)
