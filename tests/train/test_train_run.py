@@ -213,3 +213,16 @@ def test_every_training_window_is_finite_without_a_row_cap(snapshot_store: tuple
     batch = gather(prepared.train_tensors, prepared.idx["train"])
     assert len(prepared.idx["train"]) > 3000
     assert torch.isfinite(batch.seq_x).all() and torch.isfinite(batch.snap_x).all()
+
+
+def test_inspect_shows_metadata_and_verifies_files(bundles: dict[str, Path], tmp_path: Path) -> None:
+    shown = runner.invoke(app, ["inspect", str(bundles["ctx_a"])])
+    assert shown.exit_code == 0, shown.output
+    for text in ("93ab1d31534f2dc7", "status", "ok", "Metrics (model vs baselines)", "Eligibility funnel"):
+        assert text in shown.output
+    copy = tmp_path / "changed"
+    shutil.copytree(bundles["ctx_a"], copy)
+    (copy / "normalization.json").write_text("{}")
+    degraded = runner.invoke(app, ["inspect", str(copy), "--json"])
+    payload = json.loads(degraded.stdout)
+    assert payload["status"] == "degraded" and any("normalization.json" in p for p in payload["problems"])
