@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from featurestore.errors import MaterializeError
@@ -167,21 +168,18 @@ def load_candle_slice(
 ) -> pa.Table:
     """Bars of [start, end) plus `warmup_bars` bars before and the label margin after, ordered by ts."""
     key = [symbol, timeframe]
-    before = con.execute(
-        "SELECT ts FROM candles WHERE symbol = ? AND timeframe = ? AND ts < ? "
-        "ORDER BY ts DESC LIMIT 1 OFFSET ?",
-        [*key, start, contract.warmup_bars - 1],
-    ).fetchall()
-    after = con.execute(
-        "SELECT ts FROM candles WHERE symbol = ? AND timeframe = ? AND ts >= ? ORDER BY ts LIMIT 1 OFFSET ?",
-        [*key, end, contract.label_margin_bars - 1],
-    ).fetchall()
-    lo = before[0][0] if before else datetime(1, 1, 1)
-    hi = after[0][0] if after else datetime(9999, 12, 31)
+    stamps = con.sql(
+        "SELECT ts FROM candles WHERE symbol = ? AND timeframe = ? ORDER BY ts", params=key
+    ).fetchnumpy()["ts"]
+    first = max(int(np.searchsorted(stamps, np.datetime64(start, "us"))) - contract.warmup_bars, 0)
+    last = int(np.searchsorted(stamps, np.datetime64(end, "us"))) + contract.label_margin_bars - 1
+    if len(stamps) == 0 or first >= len(stamps):
+        return con.sql(f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles LIMIT 0").to_arrow_table()
+    lo, hi = stamps[first], stamps[min(last, len(stamps) - 1)]
     return con.sql(
         f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles WHERE symbol = ? AND timeframe = ? "
         "AND ts >= ? AND ts <= ? ORDER BY ts",
-        params=[*key, lo, hi],
+        params=[*key, lo.astype("datetime64[us]").item(), hi.astype("datetime64[us]").item()],
     ).to_arrow_table()
 
 
@@ -193,12 +191,8 @@ def _load_slice(
     contract: Contract,
 ) -> pa.Table:
     candles = load_candle_slice(con, config.symbol, config.timeframe, start, end, contract)
-    in_range = con.execute(
-        "SELECT count(*), count(tick_volume), count(spread) FROM candles "
-        "WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts < ?",
-        [config.symbol, config.timeframe, start, end],
-    ).fetchall()[0]
-    if in_range[0] == 0:
+    stamps = candles.column("ts").to_numpy()
+    if not ((stamps >= np.datetime64(start, "us")) & (stamps < np.datetime64(end, "us"))).any():
         stored = con.execute(
             "SELECT min(ts), max(ts), count(*) FROM candles WHERE symbol = ? AND timeframe = ?",
             [config.symbol, config.timeframe],
@@ -220,8 +214,7 @@ def _load_slice(
 
 
 def _slice_warnings(candles: pa.Table, start: datetime, contract: Contract) -> list[str]:
-    ts = candles.column("ts").to_pylist()
-    history = sum(1 for t in ts if t < start)
+    history = int((candles.column("ts").to_numpy() < np.datetime64(start, "us")).sum())
     if history < contract.warmup_bars:
         return [
             f"only {history} bars before {start:%Y-%m-%d} (the contract needs {contract.warmup_bars}): "
