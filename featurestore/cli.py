@@ -15,7 +15,16 @@ from typing import Annotated, Any
 
 import typer
 
-from featurestore.console import StageProgress, out, print_error, print_warning
+from featurestore.console import (
+    DebugOpt,
+    JsonOpt,
+    StageProgress,
+    StoreOpt,
+    SyntheticOpt,
+    out,
+    print_error,
+    print_warning,
+)
 from featurestore.errors import FeatureStoreError
 from featurestore.store import Store
 
@@ -23,12 +32,8 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="XAUUSD feature store: ingest, materialize."
 )
 
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option("--store", help="Store directory (env FS_STORE, default ./fsdata).", show_default=False),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+DateRangeOpt = Annotated[str, typer.Option(help="UTC days, inclusive: 2025-02-01..2025-10-27.")]
+SymbolOpt = Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")]
 
 
 def _run(debug: bool, action: Callable[[], Any]) -> Any:
@@ -60,7 +65,7 @@ def _parse_date_range(text: str) -> tuple[date, date]:
 @app.command()
 def ingest(
     path: Annotated[Path, typer.Argument(help="Candle file: MT5 export, CSV, Parquet or OANDA v20 JSON.")],
-    symbol: Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")],
+    symbol: SymbolOpt,
     fmt: Annotated[
         str | None, typer.Option("--format", help="mt5, csv, parquet or oanda-json (default: detect).")
     ] = None,
@@ -118,8 +123,8 @@ def ingest(
 
 @app.command()
 def materialize(
-    date_range: Annotated[str, typer.Option(help="UTC days, inclusive: 2025-02-01..2025-10-27.")],
-    symbol: Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")],
+    date_range: DateRangeOpt,
+    symbol: SymbolOpt,
     timeframe: Annotated[str, typer.Option(help="Bar timeframe the contract is defined on.")] = "M5",
     blocked: Annotated[
         Path | None, typer.Option(help="CSV of start,end UTC intervals to block (HARD_KILLSWITCH).")
@@ -146,9 +151,7 @@ def materialize(
 
 @app.command()
 def demo(
-    synthetic: Annotated[
-        bool, typer.Option(help="Use synthetic candles even where real data exists.")
-    ] = False,
+    synthetic: SyntheticOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -175,8 +178,8 @@ def demo(
 
 @app.command()
 def validate(
-    date_range: Annotated[str, typer.Option(help="UTC days, inclusive: 2025-02-01..2025-10-27.")],
-    symbol: Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")],
+    date_range: DateRangeOpt,
+    symbol: SymbolOpt,
     timeframe: Annotated[str, typer.Option(help="Bar timeframe of the materialized tables.")] = "M5",
     docs: Annotated[
         bool, typer.Option("--docs/--no-docs", help="Build Great Expectations data docs.")

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 out = Console()
 err = Console(stderr=True)
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="Store directory (env FS_STORE, default ./fsdata).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+SyntheticOpt = Annotated[bool, typer.Option(help="Use synthetic candles even where real data exists.")]
 
 
 def print_error(exc: BaseException) -> None:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from featurestore.console import StageProgress, out, print_error
+from featurestore.console import DebugOpt, JsonOpt, StageProgress, StoreOpt, SyntheticOpt, out, print_error
 from featurestore.errors import FeatureStoreError
 from featurestore.report import funnel_from_dict, funnel_table, key_value_table
 from featurestore.store import Store
@@ -20,10 +20,6 @@ from featurestore.store import Store
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Train ENTRY_V10 / ENTRY_V10_CTX from snapshots."
 )
-
-StoreOpt = Annotated[
-    Path | None, typer.Option("--store", help="Store directory (env FS_STORE, default ./fsdata).")
-]
 
 
 def _fail(debug: bool, exc: Exception, code: int) -> None:
@@ -80,8 +76,8 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Random seed (default 1337).")] = None,
     threads: Annotated[int | None, typer.Option(help="Torch CPU threads.")] = None,
     store: StoreOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Train a model from a validated snapshot and write a bundle."""
     logging.basicConfig(
@@ -125,12 +121,10 @@ def run(
 
 @app.command()
 def demo(
-    synthetic: Annotated[
-        bool, typer.Option(help="Use synthetic candles even where real data exists.")
-    ] = False,
+    synthetic: SyntheticOpt = False,
     store: StoreOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """The main job: ingest, materialize, validate (snapshot + data docs), then a small training run."""
     logging.basicConfig(
@@ -165,7 +159,7 @@ def demo(
 def inspect(
     bundle: Annotated[Path, typer.Argument(help="Bundle directory, e.g. fsdata/bundles/<name>.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print metadata as JSON.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Show a bundle's metadata, hashes, metrics and eligibility report, and verify its files."""
     from train.bundle import METADATA, load_entry_v10_bundle
