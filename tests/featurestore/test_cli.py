@@ -177,3 +177,32 @@ def test_sigkill_mid_run_leaves_a_readable_store(store: Path, delay: float) -> N
         text=True,
     )
     assert rerun.returncode == 0, rerun.stderr
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
+BAD_INPUT = {  # fixture -> exit code: 2 = file-level fault, 4 = row faults above --max-reject-share
+    "empty.csv": 2, "header_only.csv": 2, "missing_column.csv": 2, "unknown_delimiter.csv": 2,
+    "mixed_timeframes.csv": 2, "no_spread.csv": 2, "bad_timestamp.csv": 4, "high_below_low.csv": 4,
+    "close_outside_range.csv": 4, "nonpositive_price.csv": 4, "nan_price.csv": 4,
+    "duplicate_conflict.csv": 4, "off_grid.csv": 4, "dst_ambiguous.tsv": 4,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fixture", sorted(BAD_INPUT))
+def test_bad_input_through_the_cli_names_the_file_and_keeps_rejected_rows(
+    fixture: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    path = FIXTURES / fixture
+    result = runner.invoke(
+        app, ["ingest", str(path), "--symbol", "XAUUSD", "--source-tz", "EET", "--store", str(store)]
+    )
+    assert result.exit_code == BAD_INPUT[fixture], result.output
+    assert "Traceback" not in result.output and "Error:" in result.output and fixture in result.output
+    if BAD_INPUT[fixture] == 4:
+        con = duckdb.connect(str(store / "featurestore.duckdb"), read_only=True)
+        kept, rejected = (
+            con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("candles", "candles_rejected")
+        )
+        con.close()
+        assert kept > 0 and rejected > 0
