@@ -14,7 +14,6 @@ are replaced inside one transaction: a crash leaves the previous state.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -32,6 +31,7 @@ import pyarrow as pa
 from featurestore.errors import MaterializeError
 from featurestore.funnel import EligibilityFunnel, eligibility_funnel
 from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
+from featurestore.snapshots import table_hash
 from featurestore.store import Store
 from schemas.columns import Table
 from schemas.contract import CONTRACT, Contract, full_contract_hash
@@ -139,7 +139,7 @@ def materialize(
             end,
             run_id,
             hashes,
-            _fingerprint(candles),
+            table_hash(candles),
             contract.version,
         )
     funnel = eligibility_funnel(tables["eligibility"], tables["labels"])
@@ -221,16 +221,6 @@ def _slice_warnings(candles: pa.Table, start: datetime, contract: Contract) -> l
             "the first rows of the range are HARD_WARMUP with null features"
         ]
     return []
-
-
-def _fingerprint(candles: pa.Table) -> str:
-    digest = hashlib.sha256()
-    for name in candles.column_names:
-        for chunk in candles.column(name).chunks:
-            for buffer in chunk.buffers():
-                if buffer is not None:
-                    digest.update(buffer)
-    return digest.hexdigest()
 
 
 def _ddl(table: Table) -> str:
