@@ -15,7 +15,6 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +22,7 @@ import polars as pl
 from featurestore.demo import REAL_RANGE, SYNTHETIC, SYNTHETIC_RANGE, find_real_data
 from featurestore.ingest import IngestOptions, ingest_file
 from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.store import Store
+from featurestore.store import Store, utc_day_range
 from featurestore.synthetic import generate_candles, write_mt5_tsv
 from schemas.contract import CONTRACT
 from validation.gate import validate_tables
@@ -39,10 +38,7 @@ def year_tables(root: Path) -> dict[str, pl.DataFrame]:
     store = Store.at(root / "store")
     ingest_file(store, source, IngestOptions(symbol="XAUUSD", fmt="mt5", source_tz="EET"))
     materialize(store, MaterializeConfig("XAUUSD", start, end))
-    lo, hi = (
-        datetime.combine(start, datetime.min.time()),
-        datetime.combine(end + timedelta(days=1), datetime.min.time()),
-    )
+    lo, hi = utc_day_range(start, end)
     with store.connect(read_only=True) as con:
         names = ", ".join(CONTRACT.candles.names)
         out = {

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from featurestore.errors import MaterializeError
 from featurestore.funnel import EligibilityFunnel, eligibility_funnel
 from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
 from featurestore.snapshots import table_hash
-from featurestore.store import Store
+from featurestore.store import Store, utc_day_range
 from schemas.columns import Table
 from schemas.contract import CONTRACT, Contract, full_contract_hash
 from schemas.seed_contract import compute_feature_contract_hash
@@ -111,8 +111,7 @@ def materialize(
         )
     if config.end < config.start:
         raise MaterializeError(f"empty date range {config.start}..{config.end}: the end is before the start")
-    start = datetime.combine(config.start, datetime.min.time())
-    end = datetime.combine(config.end + timedelta(days=1), datetime.min.time())
+    start, end = utc_day_range(config.start, config.end)
     with store.connect() as con:
         if on_stage is not None:
             on_stage("load candles")

@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -145,6 +146,11 @@ class Store:
             yield con
         finally:
             con.close()
+
+
+def utc_day_range(first: date, last: date) -> tuple[datetime, datetime]:
+    """The half-open UTC interval [first 00:00, last + 1 day 00:00) of an inclusive range of days."""
+    return datetime.combine(first, time.min), datetime.combine(last + timedelta(days=1), time.min)
 
 
 def _holder(message: str) -> str:

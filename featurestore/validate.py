@@ -16,7 +16,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from featurestore.errors import FeatureStoreError, MaterializeError
 from featurestore.funnel import EligibilityFunnel, eligibility_funnel
 from featurestore.snapshots import open_snapshot, snapshot_id, table_hash, write_snapshot
 from featurestore.sql_registry import load_sql_version
-from featurestore.store import Store
+from featurestore.store import Store, utc_day_range
 from schemas.contract import CONTRACT, Contract, full_contract_hash
 from schemas.seed_contract import compute_feature_contract_hash
 
@@ -99,8 +99,7 @@ def validate(
 
     started = time.perf_counter()
     stage = on_stage or (lambda _name: None)
-    start = datetime.combine(config.start, datetime.min.time())
-    end = datetime.combine(config.end + timedelta(days=1), datetime.min.time())
+    start, end = utc_day_range(config.start, config.end)
     with store.connect() as con:
         stage("read tables")
         tables = _read_tables(con, config, start, end, contract)

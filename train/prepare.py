@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import polars as pl
 import torch
 
 from featurestore.snapshots import Snapshot
+from featurestore.store import utc_day_range
 from train.base_model import fit_final, fit_out_of_fold, predict
 from train.config import RunConfig
 from train.dataset import (
@@ -126,14 +126,13 @@ def _check_finite(tensors: Tensors, idx: torch.Tensor, split: str) -> None:
 
 
 def _within(ts: np.ndarray, start: Any, end: Any) -> np.ndarray:
-    lo = np.datetime64(datetime.combine(start, datetime.min.time()), "us")
-    hi = np.datetime64(datetime.combine(end, datetime.min.time()), "us") + np.timedelta64(1, "D")
+    lo, hi = (np.datetime64(moment, "us") for moment in utc_day_range(start, end))
     return (ts >= lo) & (ts < hi)
 
 
 def _bar_before(ts: np.ndarray, day: Any, bars: int) -> np.datetime64:
     """The ts `bars` bars before the first bar of `day` (labels must resolve before it)."""
-    first = int(np.searchsorted(ts, np.datetime64(datetime.combine(day, datetime.min.time()), "us")))
+    first = int(np.searchsorted(ts, np.datetime64(utc_day_range(day, day)[0], "us")))
     return ts[max(first - bars, 0)]
 
 

@@ -215,3 +215,21 @@ def test_sigkill_during_validate_leaves_no_partial_snapshot(store: Store, delay:
     assert rerun.returncode == 0, rerun.stderr
     assert len(list_snapshots(store)) == 1
     assert not list(store.snapshots_dir.glob(".tmp-*"))
+
+
+def test_snapshots_list_show_and_docs_commands(store: Store) -> None:
+    snap = validate(store, CONFIG)
+    listed = runner.invoke(app, ["snapshots", "list", "--store", str(store.root)])
+    assert listed.exit_code == 0 and snap.snapshot_id in listed.output
+    shown = runner.invoke(app, ["snapshots", "show", snap.snapshot_id, "--store", str(store.root)])
+    assert shown.exit_code == 0, shown.output
+    for text in (
+        "Eligibility funnel",
+        "after HARD_SESSION_BLOCK",
+        "93ab1d31534f2dc7",
+        "passed",
+        "2025-02-03",
+    ):
+        assert text in shown.output
+    no_docs = runner.invoke(app, ["docs", snap.snapshot_id, "--store", str(store.root)])
+    assert no_docs.exit_code == 1 and "no data docs" in no_docs.output
