@@ -27,24 +27,46 @@ from schemas.contract import CONTRACT, Contract
 DECISION_TABLES = ("context", "seq_features", "snap_features", "eligibility")
 
 
+def featurize_window(
+    candles: pa.Table,
+    rows: int = 1,
+    *,
+    blocked_intervals: Sequence[tuple[datetime, datetime]] = (),
+    contract: Contract = CONTRACT,
+) -> dict[str, pa.Table]:
+    """Decision-time tables (context, sequence, snapshot features, eligibility) of the LAST `rows` bars.
+
+    `candles` holds one symbol's bars ordered by ts (columns SLICE_COLUMNS). Only the last
+    `warmup_bars + rows` of them are read: that is all the history the newest `rows` bars need. A bar with
+    fewer than `warmup_bars` earlier bars is HARD_WARMUP with null features, exactly as materialized.
+    """
+    if candles.num_rows == 0:
+        raise MaterializeError("no candles given: the online featurizer needs the last bars of a symbol")
+    if rows < 1:
+        raise ValueError(f"rows must be >= 1, got {rows}")
+    window = candles.slice(max(candles.num_rows - contract.warmup_bars - rows, 0))
+    ts = window.column("ts")
+    first = ts[max(window.num_rows - rows, 0)].as_py()
+    step = timedelta(minutes=int(contract.parameters["timeframe_minutes"]))
+    return run_pipeline(
+        window,
+        first,
+        ts[-1].as_py() + step,
+        blocked_intervals=blocked_intervals,
+        contract=contract,
+        tables=DECISION_TABLES,
+    )
+
+
 def featurize_latest(
     candles: pa.Table,
     *,
     blocked_intervals: Sequence[tuple[datetime, datetime]] = (),
     contract: Contract = CONTRACT,
 ) -> dict[str, dict[str, Any]]:
-    """Decision-time rows (context, sequence, snapshot features, eligibility) of the LAST bar of `candles`.
-
-    `candles` holds one symbol's bars ordered by ts (columns SLICE_COLUMNS); with fewer than
-    `warmup_bars + 1` of them the bar is HARD_WARMUP and its features are null, exactly as materialized.
-    """
-    if candles.num_rows == 0:
-        raise MaterializeError("no candles given: the online featurizer needs the last bars of a symbol")
-    window = candles.slice(max(candles.num_rows - contract.warmup_bars - 1, 0))
-    last = window.column("ts")[-1].as_py()
-    step = timedelta(minutes=int(contract.parameters["timeframe_minutes"]))
-    tables = run_pipeline(window, last, last + step, blocked_intervals=blocked_intervals, contract=contract)
-    return {name: tables[name].to_pylist()[0] for name in DECISION_TABLES}
+    """The decision-time rows of the newest bar of `candles`, one dict per table (see featurize_window)."""
+    tables = featurize_window(candles, 1, blocked_intervals=blocked_intervals, contract=contract)
+    return {name: table.to_pylist()[0] for name, table in tables.items()}
 
 
 def featurize_at(

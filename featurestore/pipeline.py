@@ -39,6 +39,7 @@ def run_pipeline(
     contract: Contract = CONTRACT,
     on_stage: Callable[[str], None] | None = None,
     threads: int | None = None,
+    tables: Sequence[str] | None = None,
 ) -> dict[str, pa.Table]:
     """Run every SQL file of the contract's version over `candles_slice` and return the output tables.
 
@@ -48,11 +49,12 @@ def run_pipeline(
         start, end: the half-open UTC range [start, end) of rows to return.
         blocked_intervals: user-declared [start, end) UTC intervals for HARD_KILLSWITCH.
         on_stage: called with each stage name as it starts (progress display).
+        tables: the output tables wanted (default: all of the contract's); only the SQL files they need run.
 
     Raises:
         ContractError: a SQL file's output columns differ from the contract's declaration.
     """
-    files = load_sql_version(contract.version)
+    files = _needed(load_sql_version(contract.version), contract, tables)
     params = contract.sql_parameters()
     con = duckdb.connect()
     try:
@@ -77,9 +79,30 @@ def run_pipeline(
             .column("reason"),
             "HARD_WARMUP",
         )
-        return {t.name: _output(con, t, _file_of(files, t), start, end, warm) for t in contract.tables}
+        wanted = [t for t in contract.tables if tables is None or t.name in tables]
+        return {t.name: _output(con, t, _file_of(files, t), start, end, warm) for t in wanted}
     finally:
         con.close()
+
+
+def _needed(files: Sequence[SqlFile], contract: Contract, tables: Sequence[str] | None) -> list[SqlFile]:
+    """The SQL files that produce `tables` (plus eligibility, which warmup nulling reads) and their
+    dependencies, in registry order."""
+    if tables is None:
+        return list(files)
+    known = [t.name for t in contract.tables]
+    unknown = sorted(set(tables) - set(known))
+    if unknown:
+        raise ContractError(f"unknown output tables {unknown}; the contract has {known}")
+    by_name = {f.name: f for f in files}
+    stack = [_file_of(files, contract.table(name)).name for name in (*tables, "eligibility")]
+    needed: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name in by_name and name not in needed:
+            needed.add(name)
+            stack.extend(by_name[name].depends_on)
+    return [f for f in files if f.name in needed]
 
 
 def _file_of(files: Sequence[SqlFile], table: Table) -> SqlFile:
