@@ -9,7 +9,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from featurestore.console import (
     StoreOpt,
     SyntheticOpt,
     out,
+    parse_date_range,
     print_error,
     print_warning,
 )
@@ -52,14 +52,6 @@ def _run(debug: bool, action: Callable[[], Any]) -> Any:
 
 def _emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
-
-
-def _parse_date_range(text: str) -> tuple[date, date]:
-    try:
-        first, last = text.split("..")
-        return date.fromisoformat(first.strip()), date.fromisoformat(last.strip())
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a range like 2025-02-01..2025-10-27") from None
 
 
 @app.command()
@@ -137,7 +129,7 @@ def materialize(
     from featurestore.materialize import MaterializeConfig, materialize, read_blocked_intervals
     from featurestore.report import materialize_summary
 
-    start, end = _parse_date_range(date_range)
+    start, end = parse_date_range(date_range)
 
     def action() -> None:
         intervals = read_blocked_intervals(blocked) if blocked is not None else ()
@@ -192,7 +184,7 @@ def validate(
     from featurestore.report import validate_summary
     from featurestore.validate import ValidateConfig, validate
 
-    start, end = _parse_date_range(date_range)
+    start, end = parse_date_range(date_range)
 
     def action() -> None:
         with StageProgress() as progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Annotated
@@ -20,6 +21,15 @@ StoreOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 SyntheticOpt = Annotated[bool, typer.Option(help="Use synthetic candles even where real data exists.")]
+
+
+def parse_date_range(text: str) -> tuple[date, date]:
+    """`FIRST..LAST` (ISO dates, inclusive) as two dates; a typer usage error otherwise."""
+    try:
+        first, last = text.split("..")
+        return date.fromisoformat(first.strip()), date.fromisoformat(last.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a range like 2025-02-01..2025-10-27") from None
 
 
 def print_error(exc: BaseException) -> None:
@@ -53,6 +63,10 @@ class StageProgress:
 
     def stage(self, name: str) -> None:
         self._progress.update(self._task, description=name, completed=0, total=None)
+
+    def count(self, done: int, total: int) -> None:
+        """Progress within the current stage (bars replayed, ...)."""
+        self._progress.update(self._task, completed=done, total=total)
 
     def step(self, epoch: int, step: int, steps: int) -> None:
         self._progress.update(self._task, description=f"train epoch {epoch}", completed=step, total=steps)

@@ -12,7 +12,16 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from featurestore.console import DebugOpt, JsonOpt, StageProgress, StoreOpt, SyntheticOpt, out, print_error
+from featurestore.console import (
+    DebugOpt,
+    JsonOpt,
+    StageProgress,
+    StoreOpt,
+    SyntheticOpt,
+    out,
+    parse_date_range,
+    print_error,
+)
 from featurestore.errors import FeatureStoreError
 from featurestore.report import funnel_from_dict, funnel_table, key_value_table
 from featurestore.store import Store
@@ -153,6 +162,84 @@ def demo(
     out.print(metrics_table(summary_metrics(result.metrics)))
     verb = "Trained" if result.bundle_created else "Existing"
     out.print(f"{verb} bundle: {result.bundle_path}   (inspect it with: train inspect {result.bundle_path})")
+
+
+def _bundle_path(store: Store, given: Path) -> Path:
+    """A bundle directory as given, or relative to the store (`bundles/<name>`), or a name in its bundles/."""
+    for candidate in (given, store.root / given, store.bundles_dir / given):
+        if (candidate / "metadata.json").is_file():
+            return candidate
+    known = sorted(p.name for p in store.bundles_dir.glob("*") if (p / "metadata.json").is_file())
+    raise FeatureStoreError(
+        f"no bundle at {given} (looked in ., {store.root} and {store.bundles_dir}); "
+        f"bundles in this store: {', '.join(known) or 'none'} (train one with `train run`)"
+    )
+
+
+@app.command()
+def replay(
+    bundle: Annotated[Path, typer.Option(help="Bundle directory, or its name under the store's bundles/.")],
+    snapshot: Annotated[str | None, typer.Option(help="Snapshot id: batch replay of its bars.")] = None,
+    date_range: Annotated[
+        str | None, typer.Option(help="UTC days, inclusive: 2025-09-01..2025-09-30 (required with --online).")
+    ] = None,
+    online: Annotated[
+        bool, typer.Option("--online", help="Featurize bar by bar from the stored candles, as live.")
+    ] = False,
+    baseline: Annotated[
+        Path | None, typer.Option(help="A second bundle (e.g. v10) replayed on the same bars for A/B.")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="replay: any bundle mismatch is an error; live: warn and mark degraded.")
+    ] = "replay",
+    per_cycle: Annotated[
+        bool, typer.Option("--per-cycle", help="Also write every cycle's p_long per bucket.")
+    ] = False,
+    symbol: Annotated[str, typer.Option(help="Symbol for --online.")] = "XAUUSD",
+    blocked_intervals: Annotated[
+        Path | None, typer.Option(help="Killswitch intervals file for --online (as for fs materialize).")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Evaluate every bar as a live cycle would; print the perf summary and the context-usage verdict."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    from featurestore.materialize import read_blocked_intervals
+    from train.replay import ReplayConfig, replay_online, replay_snapshot
+    from train.replay_view import replay_view
+
+    if (snapshot is None) == (not online):
+        _fail(debug, typer.BadParameter("give either --snapshot ID (batch) or --online --date-range"), 2)
+    start, end = parse_date_range(date_range) if date_range else (None, None)
+    the_store = Store.at(store)
+    try:
+        config = ReplayConfig(load_mode=mode, start=start, end=end, per_cycle=per_cycle)
+        model = _bundle_path(the_store, bundle)
+        base = _bundle_path(the_store, baseline) if baseline else None
+        with StageProgress() as progress:
+            progress.stage("replay: bar by bar" if online else "replay")
+            if online:
+                intervals = read_blocked_intervals(blocked_intervals) if blocked_intervals else ()
+                result = replay_online(
+                    the_store,
+                    model,
+                    config,
+                    symbol=symbol,
+                    blocked_intervals=intervals,
+                    baseline_path=base,
+                    on_bar=progress.count,
+                )
+            else:
+                result = replay_snapshot(the_store, model, str(snapshot), config, baseline_path=base)
+    except (FeatureStoreError, ValueError) as exc:
+        _fail(debug, exc, getattr(exc, "exit_code", 2 if isinstance(exc, ValueError) else 1))
+    if as_json:
+        sys.stdout.write(json.dumps(result.summary, indent=2, default=str) + "\n")
+        return
+    out.print(replay_view(result.summary, str(result.report_dir)))
 
 
 @app.command()

@@ -13,11 +13,12 @@ batches are assembled without a per-sample Python loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import torch
 
 from featurestore.snapshots import Snapshot
@@ -37,11 +38,22 @@ SEQ_LEN = int(CONTRACT.parameters["sequence_length"])
 
 def snapshot_frame(snapshot: Snapshot) -> pl.DataFrame:
     """The five materialized tables of a snapshot side by side (their keys are identical by validation)."""
-    parts = [pl.from_arrow(snapshot.table(t.name)) for t in CONTRACT.tables]
+    return join_tables(
+        {t.name: snapshot.table(t.name) for t in CONTRACT.tables}, source=f"snapshot {snapshot.id}"
+    )
+
+
+def join_tables(tables: Mapping[str, pa.Table], source: str) -> pl.DataFrame:
+    """Tables of the same bars side by side, in contract order; refuses tables whose (symbol, ts) differ.
+
+    The online featurizer gives the decision-time tables only (no labels); snapshots give all five.
+    """
+    names = [t.name for t in CONTRACT.tables if t.name in tables]
+    parts = [pl.from_arrow(tables[name]) for name in names]
     keys = parts[0].select("symbol", "ts")
-    for part, table in zip(parts[1:], CONTRACT.tables[1:], strict=True):
+    for part, name in zip(parts[1:], names[1:], strict=True):
         if not part.select("symbol", "ts").equals(keys):
-            raise ValueError(f"snapshot {snapshot.id}: table {table.name} is not aligned with context")
+            raise ValueError(f"{source}: table {name} is not aligned with {names[0]}")
     return pl.concat([parts[0], *[p.drop("symbol", "ts") for p in parts[1:]]], how="horizontal")
 
 
@@ -106,8 +118,16 @@ def build_tensors(frame: pl.DataFrame, normalization: Normalization) -> Tensors:
         ctx_cat=ids(CTX_CAT_ORDER),
         ctx_cont=torch.from_numpy(np.ascontiguousarray(normalization.apply(frame, CTX_CONT_ORDER))),
         regime=ids(REGIME_IDS),
-        targets=torch.from_numpy(frame.select(TARGETS).cast(pl.Float32).fill_null(float("nan")).to_numpy()),
+        targets=_targets(frame),
     )
+
+
+def _targets(frame: pl.DataFrame) -> torch.Tensor:
+    """Label targets, NaN where there is no label; a frame from the online path has no label columns at
+    all (labels need the future), so all its targets are NaN."""
+    if not set(TARGETS) & set(frame.columns):
+        return torch.full((frame.height, len(TARGETS)), float("nan"))
+    return torch.from_numpy(frame.select(TARGETS).cast(pl.Float32).fill_null(float("nan")).to_numpy())
 
 
 @dataclass(frozen=True)
@@ -120,9 +140,11 @@ class Batch:
     targets: torch.Tensor
 
     def model_inputs(self, variant: str) -> dict[str, torch.Tensor]:
+        return {"seq_x": self.seq_x, "snap_x": self.snap_x, **self.context_inputs(variant)}
+
+    def context_inputs(self, variant: str) -> dict[str, torch.Tensor]:
+        """The inputs that describe the bar's context: regime ids, plus ctx_cat/ctx_cont for v10_ctx."""
         inputs = {
-            "seq_x": self.seq_x,
-            "snap_x": self.snap_x,
             "session_id": self.regime[:, 0],
             "vol_regime_id": self.regime[:, 1],
             "trend_regime_id": self.regime[:, 2],

@@ -1,22 +1,17 @@
-"""Evaluation: AUC, log loss and Brier of the binary heads, MSE of quality, calibration; the baselines
-(class prior, logistic regression on the snapshot features); and the plots stored in the bundle."""
+"""Evaluation: AUC, log loss and Brier of the binary heads, MSE of quality, calibration; and the baselines
+(class prior, logistic regression on the snapshot features)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score  # noqa: E402
-from torch import nn  # noqa: E402
-
-from train.dataset import Tensors, gather  # noqa: E402
+from train.dataset import Tensors, gather
 
 EPS = 1e-7
 
@@ -95,33 +90,3 @@ def baselines(
             )
             out[split][head]["logistic"] = binary_metrics(y, logistic.predict_proba(snap)[:, 1])
     return out
-
-
-def plot_losses(history: list[dict[str, float]], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 4))
-    epochs = [h["epoch"] for h in history]
-    ax.plot(epochs, [h["train_loss"] for h in history], marker="o", label="train")
-    ax.plot(epochs, [h["val_loss"] for h in history], marker="o", label="validation")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("weighted loss")
-    ax.set_title("Loss curves")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_calibration(tables: dict[str, list[dict[str, float]]], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect")
-    for name, rows in tables.items():
-        ax.plot([r["mean_p"] for r in rows], [r["observed"] for r in rows], marker="o", label=name)
-    ax.set_xlabel("predicted p_long")
-    ax.set_ylabel("observed y_direction rate")
-    ax.set_title("Calibration (direction head)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -276,21 +276,22 @@ class _EntryTrunk(nn.Module):
             {n: _head(config.fusion_hidden, config.head_hidden, config.head_dropout) for n in HEAD_NAMES}
         )
 
-    def _core(
+    def encode(self, seq_x: Tensor, snap_x: Tensor) -> Tensor:
+        """The market-data part of the fusion input, [B, d_model + snap_hidden[-1]]; context comes after."""
+        parts = [self.seq_encoder(seq_x), self.snap_encoder(snap_x)]
+        if parts[0].shape[0] != parts[1].shape[0]:
+            raise ValueError(f"inputs disagree on batch size: {[int(p.shape[0]) for p in parts]}")
+        return torch.cat(parts, dim=-1)
+
+    def _decide(
         self,
-        seq_x: Tensor,
-        snap_x: Tensor,
+        encoded: Tensor,
         session_id: Tensor,
         vol_regime_id: Tensor,
         trend_regime_id: Tensor,
         extra: tuple[Tensor, ...] = (),
     ) -> dict[str, Tensor]:
-        parts = [
-            self.seq_encoder(seq_x),
-            self.snap_encoder(snap_x),
-            self.regime_embeddings(session_id, vol_regime_id, trend_regime_id),
-            *extra,
-        ]
+        parts = [encoded, self.regime_embeddings(session_id, vol_regime_id, trend_regime_id), *extra]
         batch = {int(p.shape[0]) for p in parts}
         if len(batch) != 1:
             raise ValueError(f"inputs disagree on batch size: {sorted(batch)}")
@@ -320,7 +321,13 @@ class EntryV10HybridTransformer(_EntryTrunk):
         vol_regime_id: Tensor,
         trend_regime_id: Tensor,
     ) -> dict[str, Tensor]:
-        return self._core(seq_x, snap_x, session_id, vol_regime_id, trend_regime_id)
+        return self.decide(self.encode(seq_x, snap_x), session_id, vol_regime_id, trend_regime_id)
+
+    def decide(
+        self, encoded: Tensor, session_id: Tensor, vol_regime_id: Tensor, trend_regime_id: Tensor
+    ) -> dict[str, Tensor]:
+        """Outputs from `encode`'s result and the regime ids (replay re-runs this part with other context)."""
+        return self._decide(encoded, session_id, vol_regime_id, trend_regime_id)
 
 
 class EntryV10CtxHybridTransformer(_EntryTrunk):
@@ -346,8 +353,21 @@ class EntryV10CtxHybridTransformer(_EntryTrunk):
         ctx_cat: Tensor,
         ctx_cont: Tensor,
     ) -> dict[str, Tensor]:
+        encoded = self.encode(seq_x, snap_x)
+        return self.decide(encoded, session_id, vol_regime_id, trend_regime_id, ctx_cat, ctx_cont)
+
+    def decide(
+        self,
+        encoded: Tensor,
+        session_id: Tensor,
+        vol_regime_id: Tensor,
+        trend_regime_id: Tensor,
+        ctx_cat: Tensor,
+        ctx_cont: Tensor,
+    ) -> dict[str, Tensor]:
+        """Outputs from `encode`'s result and the context (replay re-runs this part with other context)."""
         extra = (self.context_cat_encoder(ctx_cat), self.context_cont_encoder(ctx_cont))
-        return self._core(seq_x, snap_x, session_id, vol_regime_id, trend_regime_id, extra)
+        return self._decide(encoded, session_id, vol_regime_id, trend_regime_id, extra)
 
 
 def build_model(config: ModelConfig) -> nn.Module:

@@ -31,7 +31,8 @@ from train.bundle import save_bundle
 from train.config import RunConfig
 from train.dataset import SNAP_FEATURES, input_names
 from train.fit import FitResult, fit
-from train.metrics import baselines, plot_calibration, plot_losses, predict, split_metrics
+from train.metrics import baselines, predict, split_metrics
+from train.plots import plot_calibration, plot_losses
 from train.prepare import Prepared, prepare
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -15,42 +14,13 @@ from typer.testing import CliRunner
 
 from featurestore.snapshots import write_snapshot
 from featurestore.store import Store
-from tests.train.conftest import TINY
-from train.bundle import LOCK, METADATA, BundleMismatch, load_entry_v10_bundle
+from tests.train.conftest import TINY, edited_bundle
+from train.bundle import METADATA, BundleMismatch, load_entry_v10_bundle
 from train.cli import app
 from train.config import load_run_config
-from train.run import train_run
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def bundles(snapshot_store: tuple[Path, str]) -> dict[str, Path]:
-    """Two runs of v10_ctx with the same seed, and one v10 run."""
-    root, snap = snapshot_store
-    out = {}
-    for name, variant in (("ctx_a", "v10_ctx"), ("ctx_b", "v10_ctx"), ("plain", "v10")):
-        result = train_run(Store.at(root), snap, load_run_config(TINY, {"variant": variant}), f"test_{name}")
-        out[name] = result.bundle_path
-    return out
-
-
-def _relock(bundle: Path) -> None:
-    """Re-seal a bundle after a deliberate edit, so only the semantic check can object."""
-    files = sorted(p for p in bundle.rglob("*") if p.is_file() and p.name != LOCK)
-    lock = {str(p.relative_to(bundle)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-    (bundle / LOCK).write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
-
-
-def _edited(bundle: Path, tmp_path: Path, **changes: object) -> Path:
-    copy = tmp_path / f"edited_{len(list(tmp_path.iterdir()))}"
-    shutil.copytree(bundle, copy)
-    meta = json.loads((copy / METADATA).read_text())
-    meta.update(changes)
-    (copy / METADATA).write_text(json.dumps(meta))
-    _relock(copy)
-    return copy
 
 
 def test_run_reports_filter_rates_and_stores_them(snapshot_store: tuple[Path, str], tmp_path: Path) -> None:
@@ -137,7 +107,7 @@ def test_bundle_loads_in_replay_mode_and_holds_plots(bundles: dict[str, Path]) -
 def test_replay_refuses_and_live_degrades(
     bundles: dict[str, Path], tmp_path: Path, variant: str, changes: dict, expected: str
 ) -> None:
-    bundle = _edited(bundles["ctx_a"], tmp_path, **changes) if changes else bundles["ctx_a"]
+    bundle = edited_bundle(bundles["ctx_a"], tmp_path, **changes) if changes else bundles["ctx_a"]
     with pytest.raises(BundleMismatch, match=expected.replace("(", r"\(")):
         load_entry_v10_bundle(bundle, variant=variant, mode="replay")
     live = load_entry_v10_bundle(bundle, variant=variant, mode="live")
@@ -159,7 +129,7 @@ def test_reordered_inputs_are_caught(bundles: dict[str, Path], tmp_path: Path) -
     meta = json.loads((bundles["ctx_a"] / METADATA).read_text())
     names = meta["input_names"]
     names["snap"] = [names["snap"][1], names["snap"][0], *names["snap"][2:]]
-    bundle = _edited(bundles["ctx_a"], tmp_path, input_names=names)
+    bundle = edited_bundle(bundles["ctx_a"], tmp_path, input_names=names)
     with pytest.raises(BundleMismatch, match="snap input order differs from the contract at position 0"):
         load_entry_v10_bundle(bundle, variant="v10_ctx", mode="replay")
 
