@@ -40,6 +40,8 @@ def run_pipeline(
     on_stage: Callable[[str], None] | None = None,
     threads: int | None = None,
     tables: Sequence[str] | None = None,
+    warmup: pa.ChunkedArray | None = None,
+    database: duckdb.DuckDBPyConnection | None = None,
 ) -> dict[str, pa.Table]:
     """Run every SQL file of the contract's version over `candles_slice` and return the output tables.
 
@@ -50,13 +52,19 @@ def run_pipeline(
         blocked_intervals: user-declared [start, end) UTC intervals for HARD_KILLSWITCH.
         on_stage: called with each stage name as it starts (progress display).
         tables: the output tables wanted (default: all of the contract's); only the SQL files they need run.
+        warmup: the HARD_WARMUP flag of each row of [start, end), when the caller already knows it; then
+            eligibility is not run for it. The online featurizer passes it because it feeds each table only
+            the candles that table's lookback needs, fewer than eligibility's warmup count needs.
+        database: an open in-memory DuckDB to run in, through a cursor of its own (so this run's temp
+            tables stay private and go with the cursor); default: a fresh one. Opening a DuckDB costs ~30 ms,
+            which the online featurizer saves by passing the one it keeps.
 
     Raises:
         ContractError: a SQL file's output columns differ from the contract's declaration.
     """
-    files = _needed(load_sql_version(contract.version), contract, tables)
+    files = _needed(load_sql_version(contract.version), contract, tables, with_eligibility=warmup is None)
     params = contract.sql_parameters()
-    con = duckdb.connect()
+    con = duckdb.connect() if database is None else database.cursor()
     try:
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
@@ -71,23 +79,26 @@ def run_pipeline(
             if on_stage is not None:
                 on_stage(sql_file.name)
             con.execute(f"CREATE TEMP TABLE {sql_file.name} AS {sql_file.render(params)}")
-        warm = pc.equal(
-            con.sql(
-                "SELECT reason FROM eligibility WHERE ts >= ? AND ts < ? ORDER BY ts", params=[start, end]
-            )
-            .to_arrow_table()
-            .column("reason"),
-            "HARD_WARMUP",
-        )
+        warm = _warmup_flags(con, start, end) if warmup is None else warmup
         wanted = [t for t in contract.tables if tables is None or t.name in tables]
         return {t.name: _output(con, t, _file_of(files, t), start, end, warm) for t in wanted}
     finally:
         con.close()
 
 
-def _needed(files: Sequence[SqlFile], contract: Contract, tables: Sequence[str] | None) -> list[SqlFile]:
-    """The SQL files that produce `tables` (plus eligibility, which warmup nulling reads) and their
-    dependencies, in registry order."""
+def _warmup_flags(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pa.ChunkedArray:
+    """Whether each row of [start, end) is HARD_WARMUP, read from the eligibility table."""
+    reasons = con.sql(
+        "SELECT reason FROM eligibility WHERE ts >= ? AND ts < ? ORDER BY ts", params=[start, end]
+    ).to_arrow_table()
+    return pc.equal(reasons.column("reason"), "HARD_WARMUP")
+
+
+def _needed(
+    files: Sequence[SqlFile], contract: Contract, tables: Sequence[str] | None, *, with_eligibility: bool
+) -> list[SqlFile]:
+    """The SQL files that produce `tables` (plus eligibility, which warmup nulling reads, if
+    `with_eligibility`) and their dependencies, in registry order."""
     if tables is None:
         return list(files)
     known = [t.name for t in contract.tables]
@@ -95,7 +106,8 @@ def _needed(files: Sequence[SqlFile], contract: Contract, tables: Sequence[str] 
     if unknown:
         raise ContractError(f"unknown output tables {unknown}; the contract has {known}")
     by_name = {f.name: f for f in files}
-    stack = [_file_of(files, contract.table(name)).name for name in (*tables, "eligibility")]
+    extra = ("eligibility",) if with_eligibility else ()
+    stack = [_file_of(files, contract.table(name)).name for name in (*tables, *extra)]
     needed: set[str] = set()
     while stack:
         name = stack.pop()
@@ -120,7 +132,7 @@ def _output(
     sql_file: SqlFile,
     start: datetime,
     end: datetime,
-    warm: pa.Array,
+    warm: pa.ChunkedArray,
 ) -> pa.Table:
     """The rows of [start, end) in contract column order, with features nulled in warmup rows."""
     produced = [row[0] for row in con.execute(f"DESCRIBE {sql_file.name}").fetchall()]

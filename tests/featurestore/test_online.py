@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from featurestore.online import DECISION_TABLES, featurize_latest
+from featurestore.online import DECISION_TABLES, featurize_latest, featurize_window
 from featurestore.pipeline import run_pipeline
 from schemas.contract import CONTRACT
 from tests.conftest import SYNTH_END, SYNTH_START
@@ -40,6 +40,29 @@ def check_parity(candles: pa.Table, start: datetime, end: datetime, bars: int, s
 
 def test_online_rows_equal_materialized_rows_synthetic(synthetic_slice: pa.Table) -> None:
     check_parity(synthetic_slice, SYNTH_START, SYNTH_END, bars=10, seed=4)
+
+
+def test_window_of_59_rows_equals_materialized_rows_synthetic(synthetic_slice: pa.Table) -> None:
+    """Every row of a multi-row window matches (each table reads its own lookback of candles)."""
+    offline = run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END)
+    ts = synthetic_slice.column("ts").to_numpy()
+    last = int(np.searchsorted(ts, np.datetime64(SYNTH_END)))
+    first = int(np.searchsorted(ts, np.datetime64(SYNTH_START)))
+    online = featurize_window(synthetic_slice.slice(0, last), 59)
+    for table in DECISION_TABLES:
+        expected = offline[table].slice(last - first - 59, 59).to_pylist()
+        for got, want in zip(online[table].to_pylist(), expected, strict=True):
+            assert_row_matches(got, want, table)
+
+
+def test_shared_database_gives_the_same_rows_after_many_calls(synthetic_slice: pa.Table) -> None:
+    """The online path reuses one DuckDB across calls: no call may see another call's tables."""
+    first = featurize_window(synthetic_slice, 59)
+    for k in range(1, 16):
+        featurize_window(synthetic_slice.slice(0, synthetic_slice.num_rows - 7 * k), 59)
+    again = featurize_window(synthetic_slice, 59)
+    for table in DECISION_TABLES:
+        assert again[table].equals(first[table]), table
 
 
 def test_too_few_candles_give_a_warmup_row(synthetic_slice: pa.Table) -> None:
