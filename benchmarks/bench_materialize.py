@@ -105,6 +105,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = "real" if find_real_data() else "synthetic"
     for copies, repeats in ((1, args.repeats), (10, args.repeats_10x)):
+        if repeats < 1:
+            continue
         row = measure(copies, repeats)
         sys.stdout.write(f"{data} x{copies}: " + json.dumps(row) + "\n")
         sys.stdout.flush()

@@ -242,6 +242,64 @@ def replay(
     out.print(replay_view(result.summary, str(result.report_dir)))
 
 
+@app.command("verify-fullyear")
+def verify_fullyear(
+    candles: Annotated[
+        Path, typer.Option(help="A year of M5 candles (MT5 export, CSV, Parquet, OANDA JSON).")
+    ],
+    source_tz: Annotated[
+        str | None, typer.Option(help="Time zone of naive timestamps: IANA name (EET), offset or UTC.")
+    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="mt5, csv, parquet or oanda-json.")] = None,
+    symbol: Annotated[str, typer.Option(help="Instrument symbol.")] = "XAUUSD",
+    epochs: Annotated[int, typer.Option(help="Training epochs per variant.")] = 3,
+    max_train_rows: Annotated[int, typer.Option(help="Training samples per variant (most recent).")] = 6000,
+    parity_bars: Annotated[int, typer.Option(help="Random bars for the online/offline parity check.")] = 500,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 1337,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """End to end on a year of candles: ingest, materialize, validate, train, replay, parity; exit 9 if an
+    invariant fails. Writes a Markdown + JSON report with plots."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    from train.fit import TrainingFailed
+    from train.parity import ParityConfig
+    from train.verify import VerifyConfig
+    from train.verify import verify_fullyear as run_verification
+
+    config = VerifyConfig(
+        candles=candles,
+        source_tz=source_tz,
+        fmt=fmt,
+        symbol=symbol,
+        epochs=epochs,
+        max_train_rows=max_train_rows,
+        seed=seed,
+        parity=ParityConfig(bars=parity_bars),
+    )
+    try:
+        with StageProgress() as progress:
+            result = run_verification(Store.at(store), config, on_stage=progress.stage)
+    except (FeatureStoreError, TrainingFailed, ValueError) as exc:
+        _fail(debug, exc, getattr(exc, "exit_code", 1))
+    if as_json:
+        sys.stdout.write(json.dumps(result.report, indent=2, default=str) + "\n")
+        return
+    rows = {
+        name: ("pass: " if i["passed"] else "FAIL: ") + i["detail"] for name, i in result.invariants.items()
+    }
+    out.print(key_value_table("Invariants", rows))
+    for variant, run in result.report["training"].items():
+        out.print(f"{variant}:", highlight=False)
+        out.print(metrics_table(run["summary"]))
+    usage = result.report["replay"]["context_usage"]
+    out.print(f"Verdict: v10_ctx {usage['verdict']}: {usage['reason']}", highlight=False)
+    out.print(f"Report: {result.report_dir / 'report.md'}", highlight=False)
+
+
 @app.command()
 def inspect(
     bundle: Annotated[Path, typer.Argument(help="Bundle directory, e.g. fsdata/bundles/<name>.")],

@@ -27,14 +27,14 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from featurestore.online import featurize_window
 from featurestore.pipeline import SLICE_COLUMNS
 from featurestore.snapshots import open_snapshot
 from featurestore.store import Store, utc_day_range
 from schemas.contract import CONTRACT, full_contract_hash
 from schemas.seed_contract import compute_feature_contract_hash
 from train.bundle import BundleMismatch, LoadedBundle, load_entry_v10_bundle
-from train.dataset import join_tables, snapshot_frame
+from train.dataset import snapshot_frame
+from train.live import predict_latest
 from train.plots import plot_by_bucket, plot_funnel, plot_p_long_hist
 from train.scoring import HISTORY_BARS, score_frame
 from train.telemetry import GROUPINGS, VerdictConfig, by_bucket, context_usage, cycle_funnel, distribution
@@ -155,15 +155,12 @@ def replay_online(
     seconds = np.zeros(n)
     for k in range(n):
         began = time.perf_counter()
-        window = candles.slice(0, first + k + 1)
-        frame = join_tables(
-            featurize_window(window, HISTORY_BARS, blocked_intervals=blocked_intervals), "online"
+        decision = predict_latest(
+            bundle, candles.slice(0, first + k + 1), blocked_intervals=blocked_intervals
         )
-        newest = np.zeros(frame.height, dtype=bool)
-        newest[-1] = True
-        p_online[k] = score_frame(bundle, frame, within=newest).p_long[-1]
         seconds[k] = time.perf_counter() - began
-        rows.append(frame[-1:] if k else frame)  # the first bar brings its history rows
+        p_online[k] = decision.p_long
+        rows.append(decision.frame[-1:] if k else decision.frame)  # the first bar brings its history rows
         if on_bar is not None:
             on_bar(k + 1, n)
     timings["online_loop"] = float(seconds.sum())

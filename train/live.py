@@ -1,0 +1,67 @@
+"""One live cycle: from the last candles of a symbol to the decision for its newest bar.
+
+The online featurizer computes the newest `HISTORY_BARS` bars with the same SQL as materialization, then
+`train.scoring` applies eligibility, the bundle's base model, the hybrid channels and the model, exactly as
+batch replay does over a snapshot. No state is kept between calls, so nothing can drift.
+
+Usage::
+
+    bundle = load_entry_v10_bundle(path, variant="v10_ctx", mode="live")
+    decision = predict_latest(bundle, candles)      # candles: SLICE_COLUMNS, ordered by ts, oldest first
+    if decision.predicted:
+        decision.p_long
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from featurestore.online import featurize_window
+from train.bundle import LoadedBundle
+from train.dataset import join_tables
+from train.scoring import HISTORY_BARS, score_frame
+
+
+@dataclass(frozen=True)
+class LiveDecision:
+    """The newest bar's eligibility and model outputs (NaN when it was not predicted)."""
+
+    ts: datetime
+    reason: str  # the eligibility reason (ELIGIBLE or the first failing check)
+    predicted: bool
+    p_long: float
+    p_early_move: float
+    quality: float
+    p_xgb: float
+    frame: pl.DataFrame  # the featurized newest HISTORY_BARS bars the decision read
+
+
+def predict_latest(
+    bundle: LoadedBundle,
+    candles: pa.Table,
+    *,
+    blocked_intervals: Sequence[tuple[datetime, datetime]] = (),
+) -> LiveDecision:
+    """Featurize the newest bar (with the history its inputs need) and score it with `bundle`."""
+    frame = join_tables(
+        featurize_window(candles, HISTORY_BARS, blocked_intervals=blocked_intervals), "online"
+    )
+    newest = np.zeros(frame.height, dtype=bool)
+    newest[-1] = True
+    scores = score_frame(bundle, frame, within=newest)
+    return LiveDecision(
+        ts=frame["ts"][-1],
+        reason=frame["reason"][-1],
+        predicted=bool(scores.predicted[-1]),
+        p_long=float(scores.p_long[-1]),
+        p_early_move=float(scores.p_early_move[-1]),
+        quality=float(scores.quality[-1]),
+        p_xgb=float(scores.p_xgb[-1]),
+        frame=frame,
+    )
