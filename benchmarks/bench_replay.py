@@ -23,6 +23,7 @@ import torch
 
 from featurestore.pipeline import SLICE_COLUMNS
 from featurestore.store import Store, utc_day_range
+from schemas.contract import CONTRACT_HASH_KEYS
 from train.demo import run_full_demo
 from train.live import predict_latest
 from train.replay import ReplayConfig, load_bundle, replay_snapshot
@@ -52,9 +53,7 @@ def batch(store: Store, bundle: Path, snapshot_id: str, repeats: int) -> dict[st
 
 def online(store: Store, bundle_path: Path, snapshot: dict, bars: int, seed: int) -> dict[str, float]:
     """Time predict_latest on random bars of the snapshot's range (candles read up to each bar)."""
-    bundle = load_bundle(
-        bundle_path, "replay", {k: snapshot[k] for k in ("feature_contract_hash", "full_contract_hash")}
-    )
+    bundle = load_bundle(bundle_path, "replay", {k: snapshot[k] for k in CONTRACT_HASH_KEYS})
     with store.connect(read_only=True) as con:
         candles = con.sql(
             f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles WHERE symbol = ? AND timeframe = ? ORDER BY ts",

@@ -34,8 +34,7 @@ from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
 from featurestore.snapshots import table_hash
 from featurestore.store import Store, utc_day_range
 from schemas.columns import Table
-from schemas.contract import CONTRACT, Contract, full_contract_hash
-from schemas.seed_contract import compute_feature_contract_hash
+from schemas.contract import CONTRACT, Contract, contract_hashes
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +127,7 @@ def materialize(
         if on_stage is not None:
             on_stage("write tables")
         run_id = uuid.uuid4().hex[:16]
-        hashes = (compute_feature_contract_hash(), full_contract_hash(contract))
+        hashes = contract_hashes(contract)
         _write(
             con,
             contract.tables,
@@ -152,8 +151,8 @@ def materialize(
         warnings=tuple(warnings),
         seconds=time.perf_counter() - started,
         slice_rows=candles.num_rows,
-        feature_contract_hash=hashes[0],
-        full_contract_hash=hashes[1],
+        feature_contract_hash=hashes["feature_contract_hash"],
+        full_contract_hash=hashes["full_contract_hash"],
     )
 
 
@@ -274,8 +273,8 @@ def _write(
                 start,
                 end,
                 contract_version,
-                hashes[0],
-                hashes[1],
+                hashes["feature_contract_hash"],
+                hashes["full_contract_hash"],
                 data["eligibility"].num_rows,
                 fingerprint,
                 json.dumps([[a.isoformat(), b.isoformat()] for a, b in config.blocked_intervals]),

@@ -30,8 +30,7 @@ import pyarrow.parquet as pq
 
 from featurestore.errors import FeatureStoreError
 from featurestore.store import Store
-from schemas.contract import CONTRACT, Contract, full_contract_hash
-from schemas.seed_contract import compute_feature_contract_hash
+from schemas.contract import CONTRACT, Contract, contract_hashes
 
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.sha256"
@@ -181,10 +180,7 @@ def open_snapshot(store: Store, snap_id: str, *, contract: Contract = CONTRACT) 
 
 
 def _check_contract(snap_id: str, manifest: dict[str, Any], contract: Contract) -> None:
-    code = {
-        "feature_contract_hash": compute_feature_contract_hash(),
-        "full_contract_hash": full_contract_hash(contract),
-    }
+    code = contract_hashes(contract)
     for key, value in code.items():
         if manifest.get(key) != value:
             raise SnapshotError(

@@ -29,8 +29,7 @@ from featurestore.funnel import EligibilityFunnel, eligibility_funnel
 from featurestore.snapshots import open_snapshot, snapshot_id, table_hash, write_snapshot
 from featurestore.sql_registry import load_sql_version
 from featurestore.store import Store, utc_day_range
-from schemas.contract import CONTRACT, Contract, full_contract_hash
-from schemas.seed_contract import compute_feature_contract_hash
+from schemas.contract import CONTRACT, Contract, contract_hashes
 
 logger = logging.getLogger(__name__)
 TOOLS = ("duckdb", "polars", "pyarrow", "pandera", "great-expectations")
@@ -164,8 +163,7 @@ def _content(config: ValidateConfig, tables: dict[str, pa.Table], contract: Cont
         "timeframe": config.timeframe,
         "date_range": [config.start.isoformat(), config.end.isoformat()],
         "sql_version": contract.version,
-        "feature_contract_hash": compute_feature_contract_hash(),
-        "full_contract_hash": full_contract_hash(contract),
+        **contract_hashes(contract),
         "table_hashes": {name: table_hash(t) for name, t in tables.items()},
     }
 

@@ -22,7 +22,7 @@ from typing import Any
 from schemas.columns import Column, Table
 from schemas.features_v1 import CANDLES, MATERIALIZED_TABLES
 from schemas.parameters_v1 import PARAMETERS
-from schemas.seed_contract import SEED_CONTEXT_CONTRACT
+from schemas.seed_contract import SEED_CONTEXT_CONTRACT, compute_feature_contract_hash
 
 SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
 _COMMENT = re.compile(r"--[^\n]*")
@@ -98,3 +98,14 @@ def full_contract_hash(contract: Contract = CONTRACT, sql_root: Path = SQL_ROOT)
     """sha256 over the canonical JSON of the contract's data definition (tables, parameters, SQL)."""
     payload = json.dumps(contract.data_definition(sql_root), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+CONTRACT_HASH_KEYS = ("feature_contract_hash", "full_contract_hash")
+
+
+def contract_hashes(contract: Contract = CONTRACT) -> dict[str, str]:
+    """Both hashes the code stamps on materialized data, snapshots and bundles (CONTRACT_HASH_KEYS)."""
+    return {
+        "feature_contract_hash": compute_feature_contract_hash(),
+        "full_contract_hash": full_contract_hash(contract),
+    }

@@ -22,8 +22,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from featurestore.errors import FeatureStoreError
-from schemas.contract import CONTRACT, Contract, full_contract_hash
-from schemas.seed_contract import compute_feature_contract_hash
+from schemas.contract import CONTRACT, Contract, contract_hashes
 from train.base_model import load_base_model, save_base_model
 from train.dataset import input_names
 from train.model import ModelConfig, build_model
@@ -115,8 +114,7 @@ def _expected_metadata(variant: str, contract: Contract) -> dict[str, Any]:
         "variant": variant,
         "seq_dim": len(names["seq"]),
         "snap_dim": len(names["snap"]),
-        "feature_contract_hash": compute_feature_contract_hash(),
-        "full_contract_hash": full_contract_hash(contract),
+        **contract_hashes(contract),
     }
     if variant == "v10_ctx":
         expected.update(

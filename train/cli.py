@@ -135,13 +135,15 @@ def demo(
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """The main job: ingest, materialize, validate (snapshot + data docs), then a small training run."""
+    """The main job: ingest, materialize, validate (snapshot + data docs), a small training run, then a replay
+    of every bar ending with the context-usage verdict."""
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     from featurestore.report import ingest_summary, materialize_summary, validate_summary
     from train.demo import run_full_demo
     from train.fit import TrainingFailed
+    from train.replay_view import replay_view
     from train.run import summary_metrics
 
     try:
@@ -162,6 +164,7 @@ def demo(
     out.print(metrics_table(summary_metrics(result.metrics)))
     verb = "Trained" if result.bundle_created else "Existing"
     out.print(f"{verb} bundle: {result.bundle_path}   (inspect it with: train inspect {result.bundle_path})")
+    out.print(replay_view(result.replay.summary, str(result.replay.report_dir)))
 
 
 def _bundle_path(store: Store, given: Path) -> Path:
@@ -252,10 +255,15 @@ def verify_fullyear(
     ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="mt5, csv, parquet or oanda-json.")] = None,
     symbol: Annotated[str, typer.Option(help="Instrument symbol.")] = "XAUUSD",
-    epochs: Annotated[int, typer.Option(help="Training epochs per variant.")] = 3,
-    max_train_rows: Annotated[int, typer.Option(help="Training samples per variant (most recent).")] = 6000,
+    config: Annotated[
+        Path | None, typer.Option(help="Training TOML (as for train run; its splits are replaced).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs per variant (default 3).")] = None,
+    max_train_rows: Annotated[
+        int | None, typer.Option(help="Training samples per variant, most recent (default 6000).")
+    ] = None,
     parity_bars: Annotated[int, typer.Option(help="Random bars for the online/offline parity check.")] = 500,
-    seed: Annotated[int, typer.Option(help="Training seed.")] = 1337,
+    seed: Annotated[int | None, typer.Option(help="Training seed (default 1337).")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -265,24 +273,29 @@ def verify_fullyear(
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    from train.config import load_run_config
     from train.fit import TrainingFailed
     from train.parity import ParityConfig
     from train.verify import VerifyConfig
     from train.verify import verify_fullyear as run_verification
 
-    config = VerifyConfig(
-        candles=candles,
-        source_tz=source_tz,
-        fmt=fmt,
-        symbol=symbol,
-        epochs=epochs,
-        max_train_rows=max_train_rows,
-        seed=seed,
-        parity=ParityConfig(bars=parity_bars),
-    )
+    try:
+        small = {"epochs": 3, "max_train_rows": 6000} if config is None else {}  # minutes on 2 cores
+        given = {"epochs": epochs, "max_train_rows": max_train_rows, "seed": seed}
+        training = load_run_config(config, {**small, **{k: v for k, v in given.items() if v is not None}})
+        verify_config = VerifyConfig(
+            candles=candles,
+            source_tz=source_tz,
+            fmt=fmt,
+            symbol=symbol,
+            training=training,
+            parity=ParityConfig(bars=parity_bars),
+        )
+    except ValueError as exc:
+        _fail(debug, exc, 2)
     try:
         with StageProgress() as progress:
-            result = run_verification(Store.at(store), config, on_stage=progress.stage)
+            result = run_verification(Store.at(store), verify_config, on_stage=progress.stage)
     except (FeatureStoreError, TrainingFailed, ValueError) as exc:
         _fail(debug, exc, getattr(exc, "exit_code", 1))
     if as_json:

@@ -1,6 +1,7 @@
-"""The README's main job end to end: the feature-store demo (ingest, materialize, validate), then a small
-training run on the snapshot it produced. Re-running reuses what exists (same file, same snapshot, same
-bundle) instead of writing anything twice."""
+"""The README's main job end to end: the feature-store demo (ingest, materialize, validate), a small training
+run on the snapshot it produced, and a batch replay of every bar with the context-usage verdict. Re-running
+reuses what exists (same file, same snapshot, same bundle) instead of writing anything twice; the replay
+report is written anew."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from featurestore.demo import DemoResult, run_demo
 from featurestore.store import Store
 from train.bundle import METADATA
 from train.config import load_run_config
+from train.replay import ReplayConfig, ReplayResult, replay_snapshot
 from train.run import train_run
 
 # A small default: the seed architecture, fewer epochs and samples, so the demo takes minutes on 2 cores.
@@ -25,6 +27,7 @@ class FullDemoResult:
     bundle_path: str
     bundle_created: bool
     metrics: dict[str, Any]
+    replay: ReplayResult
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +35,8 @@ class FullDemoResult:
             "bundle_path": self.bundle_path,
             "bundle_created": self.bundle_created,
             "metrics": self.metrics,
+            "replay": self.replay.summary,
+            "replay_dir": str(self.replay.report_dir),
         }
 
 
@@ -46,11 +51,14 @@ def run_full_demo(
     snapshot_id = fs.validate.snapshot_id
     name = f"demo_v10_ctx_{snapshot_id[:12]}"
     bundle = store.bundles_dir / name
-    if (bundle / METADATA).is_file():
-        metrics = json.loads((bundle / METADATA).read_text(encoding="utf-8"))["metrics"]
-        return FullDemoResult(fs, str(bundle), False, metrics)
-    config = load_run_config(
-        None, {**DEMO_TRAINING, "variant": "v10_ctx"}
-    )  # default splits fit both data kinds
-    result = train_run(store, snapshot_id, config, name, on_stage=on_stage, on_step=on_step)
-    return FullDemoResult(fs, str(result.bundle_path), True, result.metrics)
+    created = not (bundle / METADATA).is_file()
+    if created:
+        config = load_run_config(
+            None, {**DEMO_TRAINING, "variant": "v10_ctx"}
+        )  # default splits fit both data
+        bundle = train_run(store, snapshot_id, config, name, on_stage=on_stage, on_step=on_step).bundle_path
+    metrics = json.loads((bundle / METADATA).read_text(encoding="utf-8"))["metrics"]
+    if on_stage is not None:
+        on_stage("replay every bar")
+    replay = replay_snapshot(store, bundle, snapshot_id, ReplayConfig())
+    return FullDemoResult(fs, str(bundle), created, metrics, replay)

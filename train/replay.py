@@ -14,6 +14,7 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -30,8 +31,7 @@ import pyarrow as pa
 from featurestore.pipeline import SLICE_COLUMNS
 from featurestore.snapshots import open_snapshot
 from featurestore.store import Store, utc_day_range
-from schemas.contract import CONTRACT, full_contract_hash
-from schemas.seed_contract import compute_feature_contract_hash
+from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS, contract_hashes
 from train.bundle import BundleMismatch, LoadedBundle, load_entry_v10_bundle
 from train.dataset import snapshot_frame
 from train.live import predict_latest
@@ -91,16 +91,7 @@ def load_bundle(path: Path, mode: str, contract_hashes: dict[str, str]) -> Loade
     if not problems:
         return bundle
     all_problems = (*bundle.problems, *(p for p in problems if p not in bundle.problems))
-    return LoadedBundle(
-        bundle.path,
-        bundle.model,
-        bundle.config,
-        bundle.base_model,
-        bundle.normalization,
-        bundle.metadata,
-        "degraded",
-        all_problems,
-    )
+    return dataclasses.replace(bundle, status="degraded", problems=all_problems)
 
 
 def replay_snapshot(
@@ -114,7 +105,7 @@ def replay_snapshot(
     """Batch replay over the snapshot's bars (or the configured range of them)."""
     started = time.perf_counter()
     snapshot = open_snapshot(store, snapshot_id)
-    hashes = {k: snapshot.manifest[k] for k in ("feature_contract_hash", "full_contract_hash")}
+    hashes = {k: snapshot.manifest[k] for k in CONTRACT_HASH_KEYS}
     bundles = _load_bundles(bundle_path, baseline_path, config.load_mode, hashes)
     frame = snapshot_frame(snapshot)
     timings = {"load": time.perf_counter() - started}
@@ -143,7 +134,7 @@ def replay_online(
     if config.start is None or config.end is None:
         raise ValueError("online replay needs a date range (--date-range FIRST..LAST)")
     started = time.perf_counter()
-    bundles = _load_bundles(bundle_path, baseline_path, config.load_mode, _code_hashes())
+    bundles = _load_bundles(bundle_path, baseline_path, config.load_mode, contract_hashes())
     candles, first = _candles_with_history(store, symbol, timeframe, config.start, config.end)
     timings: dict[str, float] = {"load": time.perf_counter() - started}
     n = candles.num_rows - first
@@ -174,13 +165,6 @@ def replay_online(
         "per_bar_ms": _latency(seconds),
     }
     return _finish(store, bundles, frame, in_range, config, source, timings, online_p_long=p_online)
-
-
-def _code_hashes() -> dict[str, str]:
-    return {
-        "feature_contract_hash": compute_feature_contract_hash(),
-        "full_contract_hash": full_contract_hash(CONTRACT),
-    }
 
 
 def _latency(seconds: np.ndarray) -> dict[str, float]:

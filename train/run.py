@@ -25,8 +25,7 @@ import torch
 
 from featurestore.snapshots import open_snapshot
 from featurestore.store import Store
-from schemas.contract import CONTRACT, full_contract_hash
-from schemas.seed_contract import compute_feature_contract_hash
+from schemas.contract import contract_hashes
 from train.bundle import save_bundle
 from train.config import RunConfig
 from train.dataset import SNAP_FEATURES, input_names
@@ -184,8 +183,7 @@ def _save(
         "ordered_ctx_cat_names": list(names["ctx_cat"]),
         "ordered_ctx_cont_names": list(names["ctx_cont"]),
         "input_names": {k: list(v) for k, v in names.items()},
-        "feature_contract_hash": compute_feature_contract_hash(),
-        "full_contract_hash": full_contract_hash(CONTRACT),
+        **contract_hashes(),
         "snapshot_id": snapshot_id,
         "snapshot_range": manifest["date_range"],
         "split_ranges": prepared.ranges,

@@ -15,6 +15,8 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -33,8 +35,7 @@ from featurestore.materialize import MaterializeConfig, materialize
 from featurestore.snapshots import open_snapshot
 from featurestore.store import Store
 from featurestore.validate import ValidateConfig, validate
-from schemas.contract import CONTRACT, full_contract_hash
-from schemas.seed_contract import compute_feature_contract_hash
+from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS, contract_hashes
 from train.bundle import METADATA
 from train.config import OptimConfig, RunConfig
 from train.parity import ParityConfig, check_parity
@@ -45,8 +46,6 @@ from train.verify_report import write_report
 
 logger = logging.getLogger(__name__)
 
-HASH_KEYS = ("feature_contract_hash", "full_contract_hash")
-
 
 class VerificationFailed(FeatureStoreError):
     """At least one end-to-end invariant failed; the report says which."""
@@ -56,15 +55,16 @@ class VerificationFailed(FeatureStoreError):
 
 @dataclass(frozen=True)
 class VerifyConfig:
-    """The candle file and how big a training run to make (small by default: minutes on 2 cores)."""
+    """The candle file, the training configuration and the invariants' tolerances."""
 
     candles: Path
     source_tz: str | None = None
     fmt: str | None = None
     symbol: str = "XAUUSD"
-    epochs: int = 3
-    max_train_rows: int | None = 6000
-    seed: int = 1337
+    # the training runs (variant and splits are set per run); small by default: minutes on 2 cores
+    training: RunConfig = field(
+        default_factory=lambda: RunConfig(optim=OptimConfig(epochs=3, max_train_rows=6000))
+    )
     parity: ParityConfig = field(default_factory=ParityConfig)
     eligible_rate_range: tuple[float, float] = (0.10, 0.99)
     train_share: float = 0.65  # of the usable days; validation and test split the rest
@@ -139,20 +139,17 @@ def verify_fullyear(
     splits = proportional_splits(first, last, config.train_share, config.val_share)
     bundles = {}
     for variant in ("v10_ctx", "v10"):
-        run_config = RunConfig(
-            variant=variant,
-            seed=config.seed,
-            splits=splits,
-            optim=OptimConfig(epochs=config.epochs, max_train_rows=config.max_train_rows),
-        )
-        name = f"verify_{variant}_{checked.snapshot_id[:12]}_e{config.epochs}_n{config.max_train_rows}"
+        run_config = dataclasses.replace(config.training, variant=variant, splits=splits)
+        text = json.dumps(run_config.to_dict(), sort_keys=True, default=str)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        name = f"verify_{variant}_{checked.snapshot_id[:12]}_{digest}"
         with stage(f"train {variant}"):
             bundles[variant] = _trained(store, checked.snapshot_id, run_config, name)
     with stage("replay"):
         replay = replay_snapshot(
             store, bundles["v10_ctx"], checked.snapshot_id, ReplayConfig(), baseline_path=bundles["v10"]
         )
-    hashes = {k: snapshot.manifest[k] for k in HASH_KEYS}
+    hashes = {k: snapshot.manifest[k] for k in CONTRACT_HASH_KEYS}
     with stage("parity"):
         parity = check_parity(
             store, load_bundle(bundles["v10_ctx"], "replay", hashes), snapshot, replay.cycles, config.parity
@@ -166,9 +163,9 @@ def verify_fullyear(
         "materialize": built.to_dict(),
         "validation": checked.to_dict(),
         "hashes": {
-            "code": _code_hashes(),
+            "code": contract_hashes(),
             "snapshot": hashes,
-            **{f"bundle {v}": {k: m[k] for k in HASH_KEYS} for v, m in metadata.items()},
+            **{f"bundle {v}": {k: m[k] for k in CONTRACT_HASH_KEYS} for v, m in metadata.items()},
         },
         "training": {
             v: {
@@ -210,13 +207,6 @@ def _metadata(path: Path) -> dict[str, Any]:
     return json.loads((path / METADATA).read_text(encoding="utf-8"))
 
 
-def _code_hashes() -> dict[str, str]:
-    return {
-        "feature_contract_hash": compute_feature_contract_hash(),
-        "full_contract_hash": full_contract_hash(CONTRACT),
-    }
-
-
 def _invariants(
     manifest: dict[str, Any],
     metadata: dict[str, dict[str, Any]],
@@ -225,12 +215,12 @@ def _invariants(
     parity: dict[str, Any],
     config: VerifyConfig,
 ) -> dict[str, dict[str, Any]]:
-    code = _code_hashes()
+    code = contract_hashes()
     stages = {
-        "snapshot": {k: manifest[k] for k in HASH_KEYS},
-        **{f"bundle {v}": {k: m[k] for k in HASH_KEYS} for v, m in metadata.items()},
+        "snapshot": {k: manifest[k] for k in CONTRACT_HASH_KEYS},
+        **{f"bundle {v}": {k: m[k] for k in CONTRACT_HASH_KEYS} for v, m in metadata.items()},
         **{
-            f"replay {role}": {k: s["bundle"][k] for k in HASH_KEYS}
+            f"replay {role}": {k: s["bundle"][k] for k in CONTRACT_HASH_KEYS}
             for role, s in (("model", summary), ("baseline", summary["baseline"]))
         },
     }

@@ -28,9 +28,12 @@ def write_report(store: Store, report: dict[str, Any], replay_dir: Path, bundles
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    def line(cells: list[Any]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join(
+        [line(header), "|" + "|".join("---" for _ in header) + "|", *(line(row) for row in rows)]
+    )
 
 
 def _n(value: Any, digits: int = 4) -> str:
@@ -126,6 +129,7 @@ def markdown(report: dict[str, Any], variants: list[str]) -> str:
             )
         )
     parts.append(" ".join(f"![loss curves {v}](loss_curves_{v}.png)" for v in variants))
+    parts.append(" ".join(f"![calibration {v}](calibration_{v}.png)" for v in variants))
     parts += _replay_section(replay)
     parts += [
         "## Online/offline parity",
