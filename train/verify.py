@@ -99,10 +99,11 @@ def usable_days(store: Store, symbol: str) -> tuple[date, date]:
 def proportional_splits(first: date, last: date, train_share: float, val_share: float) -> SplitConfig:
     """Train, validation and test as consecutive day ranges holding the given shares of [first, last]."""
     days = (last - first).days + 1
-    train_end = first + timedelta(days=int(days * train_share) - 1)
-    val_end = train_end + timedelta(days=max(int(days * val_share), 1))
-    if val_end >= last:
+    train_days, val_days = int(days * train_share), max(int(days * val_share), 1)
+    if train_days < 1 or train_days + val_days >= days:
         raise ValueError(f"{first}..{last} is too short to split into train, validation and test")
+    train_end = first + timedelta(days=train_days - 1)
+    val_end = train_end + timedelta(days=val_days)
     return SplitConfig(
         train=TimeSplit("train", first, train_end),
         val=TimeSplit("val", train_end + timedelta(days=1), val_end),

@@ -92,7 +92,7 @@ def test_splits_are_consecutive_shares_of_the_days() -> None:
     assert splits.train.start == date(2025, 2, 1) and splits.test.end == date(2025, 11, 30)
     assert (splits.val.start - splits.train.end).days == 1 and (splits.test.start - splits.val.end).days == 1
     with pytest.raises(ValueError, match="too short"):
-        proportional_splits(date(2025, 2, 1), date(2025, 2, 3), 0.65, 0.34)
+        proportional_splits(date(2025, 2, 1), date(2025, 2, 2), 0.65, 0.15)
 
 
 @pytest.mark.slow
