@@ -40,7 +40,7 @@ def run_pipeline(
     on_stage: Callable[[str], None] | None = None,
     threads: int | None = None,
     tables: Sequence[str] | None = None,
-    warmup: pa.ChunkedArray | None = None,
+    warmup: pa.ChunkedArray | Callable[[], pa.ChunkedArray] | None = None,
     database: duckdb.DuckDBPyConnection | None = None,
 ) -> dict[str, pa.Table]:
     """Run every SQL file of the contract's version over `candles_slice` and return the output tables.
@@ -54,7 +54,9 @@ def run_pipeline(
         tables: the output tables wanted (default: all of the contract's); only the SQL files they need run.
         warmup: the HARD_WARMUP flag of each row of [start, end), when the caller already knows it; then
             eligibility is not run for it. The online featurizer passes it because it feeds each table only
-            the candles that table's lookback needs, fewer than eligibility's warmup count needs.
+            the candles that table's lookback needs, fewer than eligibility's warmup count needs. It may be a
+            function giving the flags: it is called only once this run's SQL has run, so the caller can run
+            eligibility concurrently.
         database: an open in-memory DuckDB to run in, through a cursor of its own (so this run's temp
             tables stay private and go with the cursor); default: a fresh one. Opening a DuckDB costs ~30 ms,
             which the online featurizer saves by passing the one it keeps.
@@ -79,7 +81,10 @@ def run_pipeline(
             if on_stage is not None:
                 on_stage(sql_file.name)
             con.execute(f"CREATE TEMP TABLE {sql_file.name} AS {sql_file.render(params)}")
-        warm = _warmup_flags(con, start, end) if warmup is None else warmup
+        if warmup is None:
+            warm = _warmup_flags(con, start, end)
+        else:
+            warm = warmup() if callable(warmup) else warmup
         wanted = [t for t in contract.tables if tables is None or t.name in tables]
         return {t.name: _output(con, t, _file_of(files, t), start, end, warm) for t in wanted}
     finally:
