@@ -7,7 +7,9 @@ other on the real data. Labels are not produced: they need the future.
 Each table is computed from only the candles its declared lookback needs (`Table.max_lookback`): context and
 eligibility read `warmup_bars` of history (the vol regime quantile), snapshot features a few hundred bars,
 sequence features a few dozen: the cost of a SQL window grows with its input rows. All calls of a process
-run in one shared in-memory DuckDB (through a cursor each), as opening a DuckDB costs ~30 ms a time.
+run in one shared in-memory DuckDB (through a cursor each), as opening a DuckDB costs ~30 ms a time, and the
+table groups of a call run side by side on a small thread pool, so a cycle waits for its slowest group
+(snapshot features) rather than for the sum of them.
 
 Usage::
 
