@@ -7,7 +7,9 @@ other on the real data. Labels are not produced: they need the future.
 Each table is computed from only the candles its declared lookback needs (`Table.max_lookback`): context and
 eligibility read `warmup_bars` of history (the vol regime quantile), snapshot features a few hundred bars,
 sequence features a few dozen: the cost of a SQL window grows with its input rows. All calls of a process
-run in one shared in-memory DuckDB (through a cursor each), as opening a DuckDB costs ~30 ms a time.
+run in one shared in-memory DuckDB (through a cursor each), as opening a DuckDB costs ~30 ms a time, and the
+table groups of a call run side by side on a small thread pool, so a cycle waits for its slowest group
+(snapshot features) rather than for the sum of them.
 
 Usage::
 
@@ -18,7 +20,8 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import cache
 from itertools import groupby
@@ -46,8 +49,9 @@ def featurize_window(
 
     `candles` holds one symbol's bars ordered by ts (columns SLICE_COLUMNS). Each table reads only the last
     `max_lookback + rows` of them; a bar with fewer than `warmup_bars` earlier bars is HARD_WARMUP with null
-    features, exactly as materialized. The table group that holds eligibility runs first: its HARD_WARMUP
-    flags null the features of the other groups, whose shorter inputs cannot tell warmup apart.
+    features, exactly as materialized. Tables sharing a lookback run as one group, the groups concurrently;
+    the HARD_WARMUP flags of the group that holds eligibility null the features of the other groups, whose
+    shorter inputs cannot tell warmup apart.
     """
     if candles.num_rows == 0:
         raise MaterializeError("no candles given: the online featurizer needs the last bars of a symbol")
@@ -56,11 +60,12 @@ def featurize_window(
     ts = candles.column("ts")
     start = ts[max(candles.num_rows - rows, 0)].as_py()
     end = ts[-1].as_py() + timedelta(minutes=int(contract.parameters["timeframe_minutes"]))
-    out: dict[str, pa.Table] = {}
-    warmup: pa.ChunkedArray | None = None
-    for lookback, tables in _lookback_groups(contract):
+
+    def run(
+        lookback: int, tables: tuple[str, ...], warmup: Callable[[], pa.ChunkedArray] | None
+    ) -> dict[str, pa.Table]:
         window = candles.slice(max(candles.num_rows - lookback - rows, 0))
-        out |= run_pipeline(
+        return run_pipeline(
             window,
             start,
             end,
@@ -70,16 +75,37 @@ def featurize_window(
             warmup=warmup,
             database=_shared_database(),
         )
-        if warmup is None:
-            warmup = pc.equal(out["eligibility"].column("reason"), "HARD_WARMUP")
+
+    # The groups run concurrently (DuckDB releases the GIL). The eligibility group is submitted first, and
+    # the others wait for its warmup flags only after their own SQL has run: a pool runs tasks in submission
+    # order, so the task they wait for is already running and they cannot deadlock, even when several
+    # threads featurize at once.
+    (lookback, tables), *rest = _lookback_groups(contract)
+    first = _pool().submit(run, lookback, tables, None)
+
+    def warmup() -> pa.ChunkedArray:
+        return pc.equal(first.result()["eligibility"].column("reason"), "HARD_WARMUP")
+
+    others = [_pool().submit(run, lookback, tables, warmup) for lookback, tables in rest]
+    out = first.result()
+    for other in others:
+        out |= other.result()
     return {name: out[name] for name in DECISION_TABLES}
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """The threads the table groups run on: one per group, so each group starts at once."""
+    return ThreadPoolExecutor(max_workers=len(_lookback_groups(CONTRACT)), thread_name_prefix="featurize")
 
 
 @cache
 def _shared_database() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB for every online call of the process: opening one costs ~30 ms, a cursor on it
-    (run_pipeline takes one per call, whose temp tables go with it) under 1 ms."""
-    return duckdb.connect()
+    (run_pipeline takes one per call, whose temp tables go with it) under 1 ms. One thread per query: the
+    table groups already run side by side, and splitting a few hundred rows further only adds
+    synchronization (measured ~12% faster per window than DuckDB's default of a thread per core)."""
+    return duckdb.connect(config={"threads": 1})
 
 
 def _lookback_groups(contract: Contract) -> list[tuple[int, tuple[str, ...]]]:
