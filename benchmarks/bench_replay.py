@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from featurestore.pipeline import SLICE_COLUMNS
+from featurestore.online import stored_candles
 from featurestore.store import Store, utc_day_range
 from schemas.contract import CONTRACT_HASH_KEYS
 from train.demo import run_full_demo
@@ -54,11 +54,7 @@ def batch(store: Store, bundle: Path, snapshot_id: str, repeats: int) -> dict[st
 def online(store: Store, bundle_path: Path, snapshot: dict, bars: int, seed: int) -> dict[str, float]:
     """Time predict_latest on random bars of the snapshot's range (candles read up to each bar)."""
     bundle = load_bundle(bundle_path, "replay", {k: snapshot[k] for k in CONTRACT_HASH_KEYS})
-    with store.connect(read_only=True) as con:
-        candles = con.sql(
-            f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles WHERE symbol = ? AND timeframe = ? ORDER BY ts",
-            params=[snapshot["symbol"], snapshot["timeframe"]],
-        ).to_arrow_table()
+    candles = stored_candles(store, snapshot["symbol"], snapshot["timeframe"])
     ts = candles.column("ts").to_numpy()
     lo, hi = utc_day_range(*(date.fromisoformat(d) for d in snapshot["date_range"]))
     first, last = (int(np.searchsorted(ts, np.datetime64(moment, "us"))) for moment in (lo, hi))

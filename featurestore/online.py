@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from featurestore.errors import MaterializeError
 from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
+from featurestore.store import Store
 from schemas.contract import CONTRACT, Contract
 
 DECISION_TABLES = ("context", "seq_features", "snap_features", "eligibility")
@@ -125,6 +126,19 @@ def featurize_latest(
     """The decision-time rows of the newest bar of `candles`, one dict per table (see featurize_window)."""
     tables = featurize_window(candles, 1, blocked_intervals=blocked_intervals, contract=contract)
     return {name: table.to_pylist()[0] for name, table in tables.items()}
+
+
+def stored_candles(store: Store, symbol: str, timeframe: str, *, before: datetime | None = None) -> pa.Table:
+    """A symbol's stored candles with ts < `before` (all of them when None), oldest first, in SLICE_COLUMNS:
+    the history that replay and parity slice bar by bar for the online featurizer."""
+    cutoff = "AND ts < ? " if before is not None else ""
+    params = [symbol, timeframe] + ([before] if before is not None else [])
+    with store.connect(read_only=True) as con:
+        return con.sql(
+            f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles WHERE symbol = ? AND timeframe = ? {cutoff}"
+            "ORDER BY ts",
+            params=params,
+        ).to_arrow_table()
 
 
 def featurize_at(

@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from featurestore.online import DECISION_TABLES
-from featurestore.pipeline import SLICE_COLUMNS
+from featurestore.online import DECISION_TABLES, stored_candles
 from featurestore.snapshots import Snapshot
 from featurestore.store import Store, utc_day_range
 from schemas.contract import CONTRACT
@@ -56,12 +55,7 @@ def check_parity(
     """Compare the live path with the snapshot and batch replay on `config.bars` random bars of its range."""
     frame = snapshot_frame(snapshot)
     lo, hi = utc_day_range(*(date.fromisoformat(d) for d in snapshot.manifest["date_range"]))
-    with store.connect(read_only=True) as con:
-        candles = con.sql(
-            f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles WHERE symbol = ? AND timeframe = ? AND ts < ? "
-            "ORDER BY ts",
-            params=[snapshot.manifest["symbol"], snapshot.manifest["timeframe"], hi],
-        ).to_arrow_table()
+    candles = stored_candles(store, snapshot.manifest["symbol"], snapshot.manifest["timeframe"], before=hi)
     stamps = candles.column("ts").to_numpy()
     first = int(np.searchsorted(stamps, np.datetime64(lo, "us")))
     picks = np.sort(

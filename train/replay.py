@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from featurestore.pipeline import SLICE_COLUMNS
+from featurestore.online import stored_candles
 from featurestore.snapshots import open_snapshot
 from featurestore.store import Store, utc_day_range
 from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS, contract_hashes
@@ -202,12 +202,7 @@ def _candles_with_history(
 ) -> tuple[pa.Table, int]:
     """Candles up to the end of the range with enough history before it; and the index of its first bar."""
     lo, hi = utc_day_range(start, end)
-    with store.connect(read_only=True) as con:
-        candles = con.sql(
-            f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles WHERE symbol = ? AND timeframe = ? AND ts < ? "
-            "ORDER BY ts",
-            params=[symbol, timeframe, hi],
-        ).to_arrow_table()
+    candles = stored_candles(store, symbol, timeframe, before=hi)
     ts = candles.column("ts").to_numpy()
     first = int(np.searchsorted(ts, np.datetime64(lo, "us")))
     keep = max(first - CONTRACT.warmup_bars - HISTORY_BARS, 0)

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from featurestore.pipeline import SLICE_COLUMNS
+from featurestore.online import stored_candles
 from featurestore.snapshots import open_snapshot
 from featurestore.store import Store
 from schemas.contract import CONTRACT_HASH_KEYS
@@ -29,8 +29,7 @@ def world(snapshot_store: tuple[Path, str], bundles: dict[str, Path]):
     hashes = {k: snapshot.manifest[k] for k in CONTRACT_HASH_KEYS}
     bundle = load_bundle(bundles["ctx_a"], "replay", hashes)
     cycles = replay_snapshot(store, bundles["ctx_a"], snap, ReplayConfig(start=WEEK[0], end=WEEK[1])).cycles
-    with store.connect(read_only=True) as con:
-        candles = con.sql(f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles ORDER BY ts").to_arrow_table()
+    candles = stored_candles(store, "XAUUSD", "M5")
     return store, snapshot, bundle, cycles, candles
 
 

@@ -18,7 +18,7 @@ from tests.train.conftest import edited_bundle
 from train.bundle import BundleMismatch
 from train.cli import app
 from train.dataset import snapshot_frame
-from train.replay import ReplayConfig, replay_snapshot
+from train.replay import ReplayConfig, replay_online, replay_snapshot
 from train.telemetry import IGNORES
 
 runner = CliRunner()
@@ -142,3 +142,24 @@ def test_cli_replay_json_exit_codes_and_degraded_marking(
     assert missing.exit_code == 1 and "test_ctx_a" in missing.output  # lists the bundles there are
     neither = runner.invoke(app, ["replay", "--store", str(root), "--bundle", "test_ctx_a"])
     assert neither.exit_code == 2 and "--online" in neither.output
+
+
+def test_online_replay_scores_bar_by_bar_like_batch(
+    snapshot_store: tuple[Path, str], bundles: dict[str, Path]
+) -> None:
+    """One day featurized from the stored candles one bar at a time, against batch replay of the same day."""
+    root, snap = snapshot_store
+    config = ReplayConfig(start=date(2025, 6, 3), end=date(2025, 6, 3))
+    online = replay_online(Store.at(root), bundles["ctx_a"], config)
+    check = online.summary["online_vs_batch"]
+    assert (
+        online.summary["source"]["kind"] == "online"
+        and check["bars"] == online.summary["funnel"]["cycles"] > 0
+    )
+    assert check["same_bars_predicted"] and check["max_abs_diff_p_long"] <= 1e-6
+    batch = replay_snapshot(Store.at(root), bundles["ctx_a"], snap, config)
+    assert online.cycles["ts"].to_list() == batch.cycles["ts"].to_list()
+    assert online.cycles["reason"].to_list() == batch.cycles["reason"].to_list()
+    both = online.cycles.select("p_long").with_columns(batch=batch.cycles["p_long"]).drop_nans()
+    assert both.height == online.summary["funnel"]["predicted"] > 0
+    assert (both["p_long"] - both["batch"]).abs().max() <= 1e-6
