@@ -6,7 +6,6 @@ Heavy libraries (torch, Great Expectations) are never imported on this path, so 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from featurestore.console import (
     parse_date_range,
     print_error,
     print_warning,
+    setup_logging,
 )
 from featurestore.errors import FeatureStoreError
 from featurestore.store import Store
@@ -38,9 +38,7 @@ SymbolOpt = Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")]
 
 def _run(debug: bool, action: Callable[[], Any]) -> Any:
     """Run `action`, turning our errors into `Error: ...` and their exit code."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(debug)
     try:
         return action()
     except FeatureStoreError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +22,13 @@ StoreOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 SyntheticOpt = Annotated[bool, typer.Option(help="Use synthetic candles even where real data exists.")]
+
+
+def setup_logging(debug: bool) -> None:
+    """Warnings and errors on stderr; everything with --debug."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def parse_date_range(text: str) -> tuple[date, date]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +20,7 @@ from featurestore.console import (
     out,
     parse_date_range,
     print_error,
+    setup_logging,
 )
 from featurestore.errors import FeatureStoreError
 from featurestore.report import funnel_from_dict, funnel_table, key_value_table
@@ -51,24 +51,12 @@ def filter_rates(report: dict[str, Any]) -> Group:
 
 def metrics_table(rows: dict[str, dict[str, float]]) -> Table:
     table = Table(title="Metrics (model vs baselines)", title_justify="left")
-    for column in (
-        "split / head",
-        "AUC",
-        "log loss",
-        "Brier",
-        "prior log loss",
-        "logistic AUC",
-        "logistic log loss",
-    ):
+    from train.run import SUMMARY_COLUMNS
+
+    for column in ("split / head", *SUMMARY_COLUMNS.values()):
         table.add_column(column, justify="right")
     for name, m in rows.items():
-        table.add_row(
-            name,
-            *(
-                f"{m[k]:.4f}"
-                for k in ("auc", "log_loss", "brier", "prior_log_loss", "logistic_auc", "logistic_log_loss")
-            ),
-        )
+        table.add_row(name, *(f"{m[k]:.4f}" for k in SUMMARY_COLUMNS))
     return table
 
 
@@ -89,9 +77,7 @@ def run(
     debug: DebugOpt = False,
 ) -> None:
     """Train a model from a validated snapshot and write a bundle."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(debug)
     from train.config import load_run_config
     from train.fit import TrainingFailed
     from train.run import summary_metrics, train_run
@@ -137,9 +123,7 @@ def demo(
 ) -> None:
     """The main job: ingest, materialize, validate (snapshot + data docs), a small training run, then a replay
     of every bar ending with the context-usage verdict."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(debug)
     from featurestore.report import ingest_summary, materialize_summary, validate_summary
     from train.demo import run_full_demo
     from train.fit import TrainingFailed
@@ -207,9 +191,7 @@ def replay(
     debug: DebugOpt = False,
 ) -> None:
     """Evaluate every bar as a live cycle would; print the perf summary and the context-usage verdict."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(debug)
     from featurestore.materialize import read_blocked_intervals
     from train.replay import ReplayConfig, replay_online, replay_snapshot
     from train.replay_view import replay_view
@@ -270,9 +252,7 @@ def verify_fullyear(
 ) -> None:
     """End to end on a year of candles: ingest, materialize, validate, train, replay, parity; exit 9 if an
     invariant fails. Writes a Markdown + JSON report with plots."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(debug)
     from train.config import load_run_config
     from train.fit import TrainingFailed
     from train.parity import ParityConfig

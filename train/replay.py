@@ -237,7 +237,7 @@ def _finish(
     report_dir = _report_dir(store, bundles["model"], source)
     began = time.perf_counter()
     variants = {role: str(b.metadata.get("variant")) for role, b in bundles.items()}
-    summary["plots"] = write_plots(cycles, variants, report_dir)
+    summary["plots"] = write_plots(cycles, variants, summary["funnel"], report_dir)
     timings["plots"] = time.perf_counter() - began
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     (report_dir / "summary.json").write_text(
@@ -372,7 +372,9 @@ def compare(model: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     return {"side_by_side": rows, "test_metric_diff_model_minus_baseline": diff}
 
 
-def write_plots(cycles: dict[str, pl.DataFrame], variants: dict[str, str], report_dir: Path) -> list[str]:
+def write_plots(
+    cycles: dict[str, pl.DataFrame], variants: dict[str, str], funnel: dict[str, Any], report_dir: Path
+) -> list[str]:
     """p_long by session / vol regime / trend regime (both models when a baseline is given), the funnel and
     the p_long histogram with the ablation; returns the file names."""
     predicted = {role: c.filter(pl.col("predicted")) for role, c in cycles.items()}
@@ -389,13 +391,6 @@ def write_plots(cycles: dict[str, pl.DataFrame], variants: dict[str, str], repor
         path = report_dir / f"p_long_by_{name}.png"
         plot_by_bucket(f"p_long by {name.replace('_', ' ')}", series, path)
         written.append(path.name)
-    model = cycles["model"]
-    funnel = cycle_funnel(
-        model["status"].to_numpy(),
-        model["reason"].to_numpy(),
-        model["eligible"].to_numpy(),
-        model["predicted"].to_numpy(),
-    )
     written.append(plot_funnel(funnel, report_dir / "eligibility_funnel.png").name)
     hist = plot_p_long_hist(
         predicted["model"]["p_long"].to_numpy(),

@@ -214,6 +214,17 @@ def _save(
         )
 
 
+# The headline columns of summary_metrics, with their display names (CLI and report tables).
+SUMMARY_COLUMNS = {
+    "auc": "AUC",
+    "log_loss": "log loss",
+    "brier": "Brier",
+    "prior_log_loss": "prior log loss",
+    "logistic_auc": "logistic AUC",
+    "logistic_log_loss": "logistic log loss",
+}
+
+
 def summary_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
     """The headline numbers: AUC / log loss / Brier per split and head, next to the baselines."""
     rows: dict[str, dict[str, float]] = {}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from featurestore.store import Store
+from train.run import SUMMARY_COLUMNS
 from train.telemetry import GROUPINGS
 
 
@@ -100,32 +101,8 @@ def markdown(report: dict[str, Any], variants: list[str]) -> str:
         parts.append(f"### {variant} ({run['epochs_run']} epochs, bundle `{run['bundle']}`)")
         parts.append(
             _table(
-                [
-                    "split / head",
-                    "AUC",
-                    "log loss",
-                    "Brier",
-                    "prior log loss",
-                    "logistic AUC",
-                    "logistic log loss",
-                ],
-                [
-                    [
-                        name,
-                        *(
-                            _n(m[k])
-                            for k in (
-                                "auc",
-                                "log_loss",
-                                "brier",
-                                "prior_log_loss",
-                                "logistic_auc",
-                                "logistic_log_loss",
-                            )
-                        ),
-                    ]
-                    for name, m in run["summary"].items()
-                ],
+                ["split / head", *SUMMARY_COLUMNS.values()],
+                [[name, *(_n(m[k]) for k in SUMMARY_COLUMNS)] for name, m in run["summary"].items()],
             )
         )
     parts.append(" ".join(f"![loss curves {v}](loss_curves_{v}.png)" for v in variants))
