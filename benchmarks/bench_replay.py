@@ -2,7 +2,10 @@
 the newest bar from candles, then predict) with p99 under 50 ms, on 2 cores.
 
 Uses the README demo's store, snapshot and bundle (running the demo first when they are missing; real data
-when ../shared/data exists). Prints medians, p99 and the ratio to each target.
+when ../shared/data exists). Prints medians, p99 and the ratio to each target, then where an online cycle's
+time goes: each table group's SQL run alone on its declared lookback and on the fewest candles (the fixed
+cost of its SQL, which no row count removes), and scoring alone. Their sum is the CPU work of one cycle; two
+cores need at least half of it.
 
     python benchmarks/bench_replay.py [--store fsdata] [--repeats 3] [--online-bars 300] [--skip-batch]
 """
@@ -18,15 +21,21 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import numpy as np
+import pyarrow as pa
 import torch
 
-from featurestore.online import stored_candles
+from featurestore.online import featurize_window, lookback_groups, stored_candles
+from featurestore.pipeline import run_pipeline
 from featurestore.store import Store, utc_day_range
-from schemas.contract import CONTRACT_HASH_KEYS
+from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS
+from train.bundle import LoadedBundle
+from train.dataset import join_tables
 from train.demo import run_full_demo
-from train.live import predict_latest
+from train.live import predict_latest, single_threaded
 from train.replay import ReplayConfig, load_bundle, replay_snapshot
+from train.scoring import HISTORY_BARS, score_frame
 
 logger = logging.getLogger("bench_replay")
 BATCH_TARGET_S, ONLINE_P99_TARGET_MS = 30.0, 50.0
@@ -51,14 +60,8 @@ def batch(store: Store, bundle: Path, snapshot_id: str, repeats: int) -> dict[st
     }
 
 
-def online(store: Store, bundle_path: Path, snapshot: dict, bars: int, seed: int) -> dict[str, float]:
-    """Time predict_latest on random bars of the snapshot's range (candles read up to each bar)."""
-    bundle = load_bundle(bundle_path, "replay", {k: snapshot[k] for k in CONTRACT_HASH_KEYS})
-    candles = stored_candles(store, snapshot["symbol"], snapshot["timeframe"])
-    ts = candles.column("ts").to_numpy()
-    lo, hi = utc_day_range(*(date.fromisoformat(d) for d in snapshot["date_range"]))
-    first, last = (int(np.searchsorted(ts, np.datetime64(moment, "us"))) for moment in (lo, hi))
-    ends = np.random.default_rng(seed).choice(np.arange(first, last), size=bars, replace=False)
+def online(bundle: LoadedBundle, candles: pa.Table, ends: np.ndarray) -> dict[str, float]:
+    """Time predict_latest on the bars at `ends` (candles up to each bar)."""
     predict_latest(bundle, candles.slice(0, int(ends[0]) + 1))  # first call: imports and caches
     ms, predicted = [], 0
     for end in ends:
@@ -68,7 +71,7 @@ def online(store: Store, bundle_path: Path, snapshot: dict, bars: int, seed: int
         predicted += decision.predicted
     p99 = float(np.quantile(ms, 0.99))
     return {
-        "bars": bars,
+        "bars": len(ends),
         "predicted": predicted,
         "median_ms": round(statistics.median(ms), 1),
         "p95_ms": round(float(np.quantile(ms, 0.95)), 1),
@@ -76,6 +79,49 @@ def online(store: Store, bundle_path: Path, snapshot: dict, bars: int, seed: int
         "target_p99_ms": ONLINE_P99_TARGET_MS,
         "ratio_to_target": round(p99 / ONLINE_P99_TARGET_MS, 2),
     }
+
+
+def breakdown(bundle: LoadedBundle, candles: pa.Table, ends: np.ndarray) -> dict[str, float]:
+    """Median ms of each part of an online cycle, run one at a time on one core."""
+    database = duckdb.connect(config={"threads": 1})  # as the online featurizer's shared one
+
+    def group_ms(history: pa.Table, tables: tuple[str, ...], candles_in: int) -> float:
+        window = history.slice(history.num_rows - candles_in)
+        ts = window.column("ts")
+        start, end = ts[-HISTORY_BARS].as_py(), ts[-1].as_py() + (ts[-1].as_py() - ts[-2].as_py())
+        warmup = None if "eligibility" in tables else pa.chunked_array([np.zeros(HISTORY_BARS, dtype=bool)])
+        began = time.perf_counter()
+        run_pipeline(window, start, end, tables=tables, warmup=warmup, database=database)
+        return (time.perf_counter() - began) * 1000
+
+    parts: dict[str, list[float]] = {}
+    for end in ends:
+        history = candles.slice(0, int(end) + 1)
+        for lookback, tables in lookback_groups(CONTRACT):
+            name = "+".join(tables)
+            parts.setdefault(f"{name} ({lookback + HISTORY_BARS} candles)", []).append(
+                group_ms(history, tables, lookback + HISTORY_BARS)
+            )
+            parts.setdefault(f"{name} ({HISTORY_BARS} candles)", []).append(
+                group_ms(history, tables, HISTORY_BARS)
+            )
+        began = time.perf_counter()
+        frame = join_tables(featurize_window(history, HISTORY_BARS), "online")
+        parts.setdefault("featurize, groups side by side", []).append((time.perf_counter() - began) * 1000)
+        newest = np.arange(frame.height) == frame.height - 1
+        with single_threaded():
+            began = time.perf_counter()
+            score_frame(bundle, frame, within=newest)
+        parts.setdefault("scoring", []).append((time.perf_counter() - began) * 1000)
+    row = {name: round(statistics.median(ms), 1) for name, ms in parts.items()}
+    work = sum(
+        row[f"{'+'.join(tables)} ({lookback + HISTORY_BARS} candles)"]
+        for lookback, tables in lookback_groups(CONTRACT)
+    )
+    row["cpu_work_ms"] = round(work + row["scoring"], 1)
+    row["two_core_floor_ms"] = round(row["cpu_work_ms"] / 2, 1)
+    row["floor_ratio_to_target"] = round(row["two_core_floor_ms"] / ONLINE_P99_TARGET_MS, 2)
+    return row
 
 
 def main() -> None:
@@ -86,6 +132,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--online-bars", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the targets assume 2 cores)")
+    parser.add_argument("--breakdown-bars", type=int, default=50, help="bars timed part by part")
     parser.add_argument("--skip-batch", action="store_true", help="time the online cycle only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -100,8 +147,17 @@ def main() -> None:
         row = batch(store, bundle, snapshot_id, args.repeats)
         sys.stdout.write(f"{data} batch replay: {json.dumps(row)}\n")
         sys.stdout.flush()
-    row = online(store, bundle, manifest, args.online_bars, seed=7)
+    loaded = load_bundle(bundle, "replay", {k: manifest[k] for k in CONTRACT_HASH_KEYS})
+    candles = stored_candles(store, manifest["symbol"], manifest["timeframe"])
+    ts = candles.column("ts").to_numpy()
+    lo, hi = utc_day_range(*(date.fromisoformat(d) for d in manifest["date_range"]))
+    first, last = (int(np.searchsorted(ts, np.datetime64(moment, "us"))) for moment in (lo, hi))
+    ends = np.random.default_rng(7).choice(np.arange(first, last), size=args.online_bars, replace=False)
+    row = online(loaded, candles, ends)
     sys.stdout.write(f"{data} online cycle: {json.dumps(row)}\n")
+    sys.stdout.flush()
+    row = breakdown(loaded, candles, ends[: args.breakdown_bars])
+    sys.stdout.write(f"{data} online cycle, median ms per part: {json.dumps(row)}\n")
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def featurize_window(
     # the others wait for its warmup flags only after their own SQL has run: a pool runs tasks in submission
     # order, so the task they wait for is already running and they cannot deadlock, even when several
     # threads featurize at once.
-    (lookback, tables), *rest = _lookback_groups(contract)
+    (lookback, tables), *rest = lookback_groups(contract)
     first = _pool().submit(run, lookback, tables, None)
 
     def warmup() -> pa.ChunkedArray:
@@ -97,7 +97,7 @@ def featurize_window(
 @cache
 def _pool() -> ThreadPoolExecutor:
     """The threads the table groups run on: one per group, so each group starts at once."""
-    return ThreadPoolExecutor(max_workers=len(_lookback_groups(CONTRACT)), thread_name_prefix="featurize")
+    return ThreadPoolExecutor(max_workers=len(lookback_groups(CONTRACT)), thread_name_prefix="featurize")
 
 
 @cache
@@ -109,8 +109,9 @@ def _shared_database() -> duckdb.DuckDBPyConnection:
     return duckdb.connect(config={"threads": 1})
 
 
-def _lookback_groups(contract: Contract) -> list[tuple[int, tuple[str, ...]]]:
-    """The decision tables grouped by their declared lookback, the group holding eligibility first."""
+def lookback_groups(contract: Contract) -> list[tuple[int, tuple[str, ...]]]:
+    """The decision tables grouped by their declared lookback, the group holding eligibility first (the
+    groups featurize_window runs side by side; `benchmarks/bench_replay.py` also times each alone)."""
     lookback = {name: contract.table(name).max_lookback for name in DECISION_TABLES}
     first = lookback["eligibility"]
     order = sorted(DECISION_TABLES, key=lambda name: (lookback[name] != first, -lookback[name]))

@@ -57,7 +57,7 @@ def predict_latest(
     )
     newest = np.zeros(frame.height, dtype=bool)
     newest[-1] = True
-    with _single_threaded():
+    with single_threaded():
         scores = score_frame(bundle, frame, within=newest)
     return LiveDecision(
         ts=frame["ts"][-1],
@@ -72,7 +72,7 @@ def predict_latest(
 
 
 @contextmanager
-def _single_threaded() -> Iterator[None]:
+def single_threaded() -> Iterator[None]:
     """Run torch and XGBoost on one thread each for the duration (restoring torch's count after).
 
     One cycle scores 59 rows with the trees and one window with the transformer: too little work to split,
