@@ -18,7 +18,7 @@ import logging
 import statistics
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -84,11 +84,12 @@ def online(bundle: LoadedBundle, candles: pa.Table, ends: np.ndarray) -> dict[st
 def breakdown(bundle: LoadedBundle, candles: pa.Table, ends: np.ndarray) -> dict[str, float]:
     """Median ms of each part of an online cycle, run one at a time on one core."""
     database = duckdb.connect(config={"threads": 1})  # as the online featurizer's shared one
+    bar = timedelta(minutes=int(CONTRACT.parameters["timeframe_minutes"]))
 
     def group_ms(history: pa.Table, tables: tuple[str, ...], candles_in: int) -> float:
         window = history.slice(history.num_rows - candles_in)
         ts = window.column("ts")
-        start, end = ts[-HISTORY_BARS].as_py(), ts[-1].as_py() + (ts[-1].as_py() - ts[-2].as_py())
+        start, end = ts[-HISTORY_BARS].as_py(), ts[-1].as_py() + bar
         warmup = None if "eligibility" in tables else pa.chunked_array([np.zeros(HISTORY_BARS, dtype=bool)])
         began = time.perf_counter()
         run_pipeline(window, start, end, tables=tables, warmup=warmup, database=database)

@@ -50,9 +50,9 @@ def filter_rates(report: dict[str, Any]) -> Group:
 
 
 def metrics_table(rows: dict[str, dict[str, float]]) -> Table:
-    table = Table(title="Metrics (model vs baselines)", title_justify="left")
     from train.run import SUMMARY_COLUMNS
 
+    table = Table(title="Metrics (model vs baselines)", title_justify="left")
     for column in ("split / head", *SUMMARY_COLUMNS.values()):
         table.add_column(column, justify="right")
     for name, m in rows.items():

@@ -53,9 +53,8 @@ def run_full_demo(
     bundle = store.bundles_dir / name
     created = not (bundle / METADATA).is_file()
     if created:
-        config = load_run_config(
-            None, {**DEMO_TRAINING, "variant": "v10_ctx"}
-        )  # default splits fit both data
+        # the default splits fit both the real and the synthetic data
+        config = load_run_config(None, {**DEMO_TRAINING, "variant": "v10_ctx"})
         bundle = train_run(store, snapshot_id, config, name, on_stage=on_stage, on_step=on_step).bundle_path
     metrics = json.loads((bundle / METADATA).read_text(encoding="utf-8"))["metrics"]
     if on_stage is not None:

@@ -32,7 +32,7 @@ from featurestore.online import stored_candles
 from featurestore.snapshots import open_snapshot
 from featurestore.store import Store, utc_day_range
 from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS, contract_hashes
-from train.bundle import BundleMismatch, LoadedBundle, load_entry_v10_bundle
+from train.bundle import METADATA, BundleMismatch, LoadedBundle, load_entry_v10_bundle
 from train.dataset import snapshot_frame
 from train.live import predict_latest
 from train.plots import plot_by_bucket, plot_funnel, plot_p_long_hist
@@ -68,20 +68,20 @@ class ReplayResult:
     report_dir: Path
 
 
-def load_bundle(path: Path, mode: str, contract_hashes: dict[str, str]) -> LoadedBundle:
+def load_bundle(path: Path, mode: str, data_hashes: dict[str, str]) -> LoadedBundle:
     """Load a bundle (variant from its metadata) and check its contract hashes against the data's.
 
     Raises:
         BundleMismatch: in replay mode, on any mismatch.
     """
-    metadata_path = Path(path) / "metadata.json"
+    metadata_path = Path(path) / METADATA
     variant = (
         json.loads(metadata_path.read_text(encoding="utf-8"))["variant"] if metadata_path.is_file() else ""
     )
     bundle = load_entry_v10_bundle(Path(path), variant=variant, mode=mode)
     problems = [
         f"{key} is {bundle.metadata.get(key)!r}, but the data was built under {want!r}"
-        for key, want in contract_hashes.items()
+        for key, want in data_hashes.items()
         if bundle.metadata.get(key) != want
     ]
     if problems and mode == "replay":
