@@ -1,4 +1,5 @@
 # One command sets everything up and runs the main job (`make demo`); one runs the tests (`make test`).
+# `make demo DEMO_ARGS=--synthetic` runs the main job on the embedded synthetic candles even where real data exists.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -14,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/train demo
+	$(BIN)/train demo $(DEMO_ARGS)
 
 test: setup
 	$(BIN)/pytest

@@ -147,21 +147,25 @@ def demo(
     debug: DebugOpt = False,
 ) -> None:
     """The main job on an embedded default: shared real data if present, else synthetic candles."""
-    from featurestore.demo import run_demo
+    from featurestore.demo import SYNTHETIC_NOTICE, choose_demo_data, run_demo
     from featurestore.report import ingest_summary, materialize_summary, validate_summary
 
     def action() -> None:
+        data = choose_demo_data(Store.at(store), synthetic=synthetic)
+        if not as_json:
+            out.print(data.describe(), highlight=False)
         with StageProgress() as progress:
-            result = run_demo(Store.at(store), synthetic=synthetic, on_stage=progress.stage)
+            result = run_demo(Store.at(store), data, on_stage=progress.stage)
         if as_json:
             _emit_json(result.to_dict())
             return
-        out.print(f"Demo on {result.data_kind} data: {result.source_file}", highlight=False)
         out.print(ingest_summary(result.ingest))
         out.print(materialize_summary(result.materialize))
         out.print(validate_summary(result.validate))
         for warning in (*result.ingest.warnings, *result.materialize.warnings):
             print_warning(warning)
+        if data.kind == "synthetic":
+            out.print(SYNTHETIC_NOTICE, highlight=False)
 
     _run(debug, action)
 

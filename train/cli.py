@@ -124,24 +124,25 @@ def demo(
     """The main job: ingest, materialize, validate (snapshot + data docs), a small training run, then a replay
     of every bar ending with the context-usage verdict."""
     setup_logging(debug)
+    from featurestore.demo import SYNTHETIC_NOTICE, choose_demo_data
     from featurestore.report import ingest_summary, materialize_summary, validate_summary
     from train.demo import run_full_demo
     from train.fit import TrainingFailed
     from train.replay_view import replay_view
     from train.run import summary_metrics
 
+    data = choose_demo_data(Store.at(store), synthetic=synthetic)
+    if not as_json:
+        out.print(data.describe(), highlight=False)
     try:
         with StageProgress() as progress:
-            result = run_full_demo(
-                Store.at(store), synthetic=synthetic, on_stage=progress.stage, on_step=progress.step
-            )
+            result = run_full_demo(Store.at(store), data, on_stage=progress.stage, on_step=progress.step)
     except (FeatureStoreError, TrainingFailed, ValueError) as exc:
         _fail(debug, exc, getattr(exc, "exit_code", 1))
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
         return
     fs = result.feature_store
-    out.print(f"Demo on {fs.data_kind} data: {fs.source_file}", highlight=False)
     out.print(ingest_summary(fs.ingest))
     out.print(materialize_summary(fs.materialize))
     out.print(validate_summary(fs.validate))
@@ -149,6 +150,9 @@ def demo(
     verb = "Trained" if result.bundle_created else "Existing"
     out.print(f"{verb} bundle: {result.bundle_path}   (inspect it with: train inspect {result.bundle_path})")
     out.print(replay_view(result.replay.summary, str(result.replay.report_dir)))
+    out.print(data.describe(), highlight=False)
+    if data.kind == "synthetic":
+        out.print(SYNTHETIC_NOTICE, highlight=False)
 
 
 def _bundle_path(store: Store, given: Path) -> Path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -138,13 +137,6 @@ def test_session_volatility_ordering(candles: pl.DataFrame) -> None:
     session = session_of_hour(candles["ts"].dt.hour().to_numpy()[1:])
     mean = {name: abs_ret[session == name].mean() for name in ("ASIA", "EU", "OVERLAP", "US")}
     assert mean["OVERLAP"] > max(mean["EU"], mean["US"]) and min(mean["EU"], mean["US"]) > mean["ASIA"]
-
-
-def test_generation_is_fast() -> None:
-    began = time.perf_counter()
-    frame = generate_candles(SyntheticConfig(seed=11))
-    assert time.perf_counter() - began < 2.0
-    assert 55_000 <= len(frame) <= 65_000
 
 
 def test_short_and_invalid_ranges() -> None:
