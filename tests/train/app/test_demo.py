@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from featurestore.demo import SYNTHETIC_NOTICE
-from train.cli import app
+from train.app.cli import app
 
 pytestmark = pytest.mark.slow
 
