@@ -88,14 +88,6 @@ class Tensors:
     regime: torch.Tensor  # [N, 3] int64: session, vol, trend
     targets: torch.Tensor  # [N, 3] float32, NaN where no label
 
-    def to(self, device: torch.device) -> Tensors:
-        return Tensors(
-            *(
-                t.to(device)
-                for t in (self.seq, self.snap, self.ctx_cat, self.ctx_cont, self.regime, self.targets)
-            )
-        )
-
 
 def input_names() -> dict[str, tuple[str, ...]]:
     """The ordered input names per tensor (stored in bundles and checked when they are loaded)."""
