@@ -1,4 +1,4 @@
-# One command sets everything up and runs the main job (`make demo`); one runs the tests (`make test`).
+# One command sets everything up and runs the main job (`make demo`); one runs the linter (layering rules) and the tests (`make test`).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -17,6 +17,7 @@ demo: setup
 	$(BIN)/train demo
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 bench: setup

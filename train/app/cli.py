@@ -11,6 +11,7 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
+from featurestore.api import Store
 from featurestore.console import (
     DebugOpt,
     JsonOpt,
@@ -24,7 +25,6 @@ from featurestore.console import (
 )
 from featurestore.errors import FeatureStoreError
 from featurestore.report import funnel_from_dict, funnel_table, key_value_table
-from featurestore.store import Store
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Train ENTRY_V10 / ENTRY_V10_CTX from snapshots."
@@ -192,7 +192,7 @@ def replay(
 ) -> None:
     """Evaluate every bar as a live cycle would; print the perf summary and the context-usage verdict."""
     setup_logging(debug)
-    from featurestore.materialize import read_blocked_intervals
+    from featurestore.api import read_blocked_intervals
     from train.app.replay_view import replay_view
     from train.evaluation.replay import ReplayConfig, replay_online, replay_snapshot
 

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import torch
 
-from featurestore.snapshots import Snapshot
+from featurestore.api import Snapshot
 from schemas.contract import CONTRACT
 from schemas.seed_contract import CTX_CAT_ORDER, CTX_CONT_ORDER
 from train.fitting.hybrid import SEQ_CHANNELS, SNAP_CHANNELS, seq_channels, snap_channels
