@@ -103,7 +103,7 @@ def parse_date_range(text: str) -> tuple[date, date]:
 def print_error(exc: BaseException) -> None:
     """`Error: <message>` on stderr, the message printed verbatim (no markup, no traceback)."""
     err.print("Error:", style="bold red", end=" ")
-    err.print(str(exc), highlight=False, markup=False)
+    err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
 
 
 def print_warning(text: str) -> None:

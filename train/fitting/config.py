@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from featurestore.errors import InputError
 from train.fitting.base_model import BaseModelConfig
 from train.fitting.model import ModelConfig
 from train.fitting.splits import SplitConfig, TimeSplit
@@ -167,7 +168,8 @@ def load_run_config(path: Path | None = None, overrides: dict[str, Any] | None =
     """Read a TOML file (optional) and apply CLI overrides (keys of RunConfig or OptimConfig).
 
     Raises:
-        ValueError: unknown keys or invalid values, naming the file.
+        InputError: the file cannot be read or is not TOML (exit 2).
+        ValueError: unknown keys, values of the wrong type or invalid values, naming the file and key.
     """
     data: dict[str, Any] = {}
     where = "defaults"
@@ -175,8 +177,18 @@ def load_run_config(path: Path | None = None, overrides: dict[str, Any] | None =
         where = str(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ValueError(f"{path}: cannot read the config: {exc}") from None
+        except OSError as exc:
+            raise InputError(
+                path,
+                f"cannot read the config ({exc.strerror or exc})",
+                fix="pass --config an existing TOML file",
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(
+                path,
+                f"not valid TOML: {exc}",
+                fix="see tests/train/tiny.toml for the format",
+            ) from None
     sections = {"splits", "optim", "base_model", "model"}
     top = {k: v for k, v in data.items() if k not in sections}
     optim = dict(data.get("optim", {}))
