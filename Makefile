@@ -1,5 +1,6 @@
-# One command sets everything up and runs the main job (`make demo`); one runs the tests (`make test`).
-# `make demo DEMO_ARGS=--synthetic` runs the main job on the embedded synthetic candles even where real data exists.
+# One command sets everything up and runs the main job (`make demo`); one runs the linter (layering
+# rules) and the tests (`make test`). `make demo DEMO_ARGS=--synthetic` runs the main job on the embedded
+# synthetic candles even where real data exists.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -18,6 +19,7 @@ demo: setup
 	$(BIN)/train demo $(DEMO_ARGS)
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 bench: setup

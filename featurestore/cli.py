@@ -14,38 +14,32 @@ from typing import Annotated, Any
 import typer
 
 from featurestore.console import (
+    DEFAULT_SYMBOL,
+    BlockedOpt,
     DebugOpt,
     JsonOpt,
     StageProgress,
     StoreOpt,
+    SymbolOpt,
     SyntheticOpt,
+    cli_errors,
     out,
     parse_date_range,
-    print_error,
     print_warning,
-    setup_logging,
+    store_at,
 )
-from featurestore.errors import FeatureStoreError
-from featurestore.store import Store
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="XAUUSD feature store: ingest, materialize."
 )
 
 DateRangeOpt = Annotated[str, typer.Option(help="UTC days, inclusive: 2025-02-01..2025-10-27.")]
-SymbolOpt = Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")]
 
 
 def _run(debug: bool, action: Callable[[], Any]) -> Any:
-    """Run `action`, turning our errors into `Error: ...` and their exit code."""
-    setup_logging(debug)
-    try:
+    """Run `action` inside the one error layer of both CLIs (`featurestore.console.cli_errors`)."""
+    with cli_errors(debug):
         return action()
-    except FeatureStoreError as exc:
-        if debug:
-            raise
-        print_error(exc)
-        raise typer.Exit(exc.exit_code) from None
 
 
 def _emit_json(payload: dict[str, Any]) -> None:
@@ -55,7 +49,7 @@ def _emit_json(payload: dict[str, Any]) -> None:
 @app.command()
 def ingest(
     path: Annotated[Path, typer.Argument(help="Candle file: MT5 export, CSV, Parquet or OANDA v20 JSON.")],
-    symbol: SymbolOpt,
+    symbol: SymbolOpt = DEFAULT_SYMBOL,
     fmt: Annotated[
         str | None, typer.Option("--format", help="mt5, csv, parquet or oanda-json (default: detect).")
     ] = None,
@@ -102,7 +96,7 @@ def ingest(
         from featurestore.errors import RejectThresholdError
 
         try:
-            result = ingest_file(Store.at(store), path, options)
+            result = ingest_file(store_at(store), path, options)
         except RejectThresholdError as exc:
             _show(exc.result, as_json, ingest_summary)
             raise
@@ -114,11 +108,9 @@ def ingest(
 @app.command()
 def materialize(
     date_range: DateRangeOpt,
-    symbol: SymbolOpt,
+    symbol: SymbolOpt = DEFAULT_SYMBOL,
     timeframe: Annotated[str, typer.Option(help="Bar timeframe the contract is defined on.")] = "M5",
-    blocked: Annotated[
-        Path | None, typer.Option(help="CSV of start,end UTC intervals to block (HARD_KILLSWITCH).")
-    ] = None,
+    blocked: BlockedOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -133,7 +125,7 @@ def materialize(
         intervals = read_blocked_intervals(blocked) if blocked is not None else ()
         config = MaterializeConfig(symbol, start, end, timeframe, intervals)
         with StageProgress() as progress:
-            result = materialize(Store.at(store), config, on_stage=progress.stage)
+            result = materialize(store_at(store), config, on_stage=progress.stage)
         _show(result, as_json, materialize_summary)
 
     _run(debug, action)
@@ -151,11 +143,11 @@ def demo(
     from featurestore.report import ingest_summary, materialize_summary, validate_summary
 
     def action() -> None:
-        data = choose_demo_data(Store.at(store), synthetic=synthetic)
+        data = choose_demo_data(store_at(store), synthetic=synthetic)
         if not as_json:
             out.print(data.describe(), highlight=False)
         with StageProgress() as progress:
-            result = run_demo(Store.at(store), data, on_stage=progress.stage)
+            result = run_demo(store_at(store), data, on_stage=progress.stage)
         if as_json:
             _emit_json(result.to_dict())
             return
@@ -173,7 +165,7 @@ def demo(
 @app.command()
 def validate(
     date_range: DateRangeOpt,
-    symbol: SymbolOpt,
+    symbol: SymbolOpt = DEFAULT_SYMBOL,
     timeframe: Annotated[str, typer.Option(help="Bar timeframe of the materialized tables.")] = "M5",
     docs: Annotated[
         bool, typer.Option("--docs/--no-docs", help="Build Great Expectations data docs.")
@@ -191,7 +183,7 @@ def validate(
     def action() -> None:
         with StageProgress() as progress:
             result = validate(
-                Store.at(store), ValidateConfig(symbol, start, end, timeframe, docs), on_stage=progress.stage
+                store_at(store), ValidateConfig(symbol, start, end, timeframe, docs), on_stage=progress.stage
             )
         if as_json:
             _emit_json(result.to_dict())
@@ -212,7 +204,7 @@ def snapshots_list(store: StoreOpt = None, as_json: JsonOpt = False, debug: Debu
     from featurestore.snapshots import list_snapshots
 
     def action() -> None:
-        manifests = list_snapshots(Store.at(store))
+        manifests = list_snapshots(store_at(store))
         if as_json:
             _emit_json(
                 {
@@ -239,7 +231,7 @@ def snapshots_show(
     from featurestore.snapshots import open_snapshot
 
     def action() -> None:
-        snap = open_snapshot(Store.at(store), snapshot_id)
+        snap = open_snapshot(store_at(store), snapshot_id)
         if as_json:
             _emit_json(snap.manifest)
         else:
@@ -252,6 +244,7 @@ def snapshots_show(
 def docs(
     snapshot_id: Annotated[str, typer.Argument(help="Snapshot id (see `fs snapshots list`).")],
     store: StoreOpt = None,
+    as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Print the path of the data docs page of a snapshot."""
@@ -260,13 +253,16 @@ def docs(
     from validation.data_docs import docs_page
 
     def action() -> None:
-        root = Store.at(store)
+        root = store_at(store)
         page = docs_page(root.validation_dir, check_id(snapshot_id))
         if page is None:
             raise FeatureStoreError(
                 f"no data docs for snapshot {snapshot_id}: run `fs validate` for its range"
             )
-        sys.stdout.write(f"{page}\n")
+        if as_json:
+            _emit_json({"snapshot_id": snapshot_id, "data_docs": str(page)})
+        else:
+            sys.stdout.write(f"{page}\n")
 
     _run(debug, action)
 

@@ -139,6 +139,11 @@ def test_session_volatility_ordering(candles: pl.DataFrame) -> None:
     assert mean["OVERLAP"] > max(mean["EU"], mean["US"]) and min(mean["EU"], mean["US"]) > mean["ASIA"]
 
 
+def test_default_config_gives_a_year_of_m5_bars() -> None:
+    frame = generate_candles(SyntheticConfig(seed=11))
+    assert 55_000 <= len(frame) <= 65_000
+
+
 def test_short_and_invalid_ranges() -> None:
     one_day = generate_candles(SyntheticConfig(start=date(2025, 1, 7), end=date(2025, 1, 7)))
     assert 270 <= len(one_day) <= 276

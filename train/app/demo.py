@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from featurestore.api import Store
 from featurestore.demo import DemoData, DemoResult, run_demo
-from featurestore.store import Store
 from train.evaluation.replay import ReplayConfig, ReplayResult, replay_snapshot
 from train.fitting.bundle import METADATA
 from train.fitting.config import load_run_config
