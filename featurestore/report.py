@@ -39,7 +39,8 @@ def ingest_summary(result: Any) -> Group:
         what = f"{result.symbol} {result.timeframe}"
         headline = f"Ingested {result.source_file} as {what} (ingest #{result.ingest_id})."
     rows = {
-        "format": result.format,
+        "format": result.format + (f" ({result.container})" if result.container else ""),
+        **({"time column": result.time_column} if result.time_column else {}),
         "source time zone": result.source_tz,
         "price basis": result.price_basis,
         "rows read": result.rows_read,
