@@ -247,13 +247,17 @@ def snapshots_show(
 @app.command()
 def docs(
     snapshot_id: Annotated[str, typer.Argument(help="Snapshot id (see `fs snapshots list`).")],
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the docs in the default web browser.")
+    ] = False,
     store: StoreOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Print the path of the data docs page of a snapshot."""
+    """Print the path of the data docs index (the snapshot's results page on stderr); they open offline."""
+    from featurestore.console import err, open_in_browser
     from featurestore.errors import FeatureStoreError
     from featurestore.snapshots import check_id
-    from validation.data_docs import docs_page
+    from validation.data_docs import docs_page, site_dir
 
     def action() -> None:
         root = Store.at(store)
@@ -262,7 +266,11 @@ def docs(
             raise FeatureStoreError(
                 f"no data docs for snapshot {snapshot_id}: run `fs validate` for its range"
             )
-        sys.stdout.write(f"{page}\n")
+        index = site_dir(root.validation_dir) / "index.html"
+        sys.stdout.write(f"{index}\n")
+        err.print(f"results of {snapshot_id}: {page}", highlight=False, markup=False)
+        if open_browser:
+            open_in_browser(index)
 
     _run(debug, action)
 

@@ -13,6 +13,9 @@ writes (paths relative to `validation_dir`)::
     gx/uncommitted/data_docs/local_site/expectations/<table>.html                          (suites)
     gx/uncommitted/data_docs/local_site/validations/<table>/<snapshot_id>/<run_time>/featurestore-<table>.html
 
+GX's pages load their scripts and stylesheets from CDNs; after each build `docs_assets.make_offline`
+points them at vendored copies inside the site, so the docs look right without network.
+
 Rebuilding the docs gets slow as results pile up (GX issues #3732, #8243), so only the results of the
 newest `keep_snapshots` snapshots are kept; older ones are deleted with their pages.
 """
@@ -37,6 +40,7 @@ import pyarrow as pa
 
 from schemas.contract import CONTRACT, Contract
 from schemas.ge_suites import Spec, suite_specs
+from validation.docs_assets import make_offline
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +125,7 @@ def build_data_docs(
         result = _checkpoint(context, suite).run(batch_parameters={"dataframe": frame}, run_id=run_id)
         results[name] = bool(result.success)
     context.build_data_docs(site_names=[SITE])
+    make_offline(site_dir(validation_dir))
     index = site_dir(validation_dir) / "index.html"
     page = docs_page(validation_dir, snapshot_id, contract) or index
     seconds = time.perf_counter() - started
