@@ -97,11 +97,14 @@ def validate_summary(result: Any) -> Group:
         "path": result.snapshot_path,
         "checks passed": result.report.checks_run,
         "max |corr| between features": result.report.health.get("max_abs_corr"),
-        "report": result.report_paths[1],
         "data docs": result.docs_path or "(not built: --no-docs)",
         "seconds": f"{result.seconds:.2f}",
     }
-    return Group(key_value_table(f"Validation passed. {verb}", rows), funnel_table(result.funnel))
+    return Group(
+        key_value_table(f"Validation passed. {verb}", rows),
+        funnel_table(result.funnel),
+        f"Report (opens offline): {result.report_paths[2]}",
+    )
 
 
 def snapshot_summary(manifest: dict[str, Any]) -> Group:
