@@ -148,7 +148,7 @@ def demo(
     out.print(metrics_table(summary_metrics(result.metrics)))
     verb = "Trained" if result.bundle_created else "Existing"
     out.print(f"{verb} bundle: {result.bundle_path}   (inspect it with: train inspect {result.bundle_path})")
-    out.print(replay_view(result.replay.summary, str(result.replay.report_dir)))
+    out.print(replay_view(result.replay.summary, str(result.replay.report_html)))
 
 
 def _bundle_path(store: Store, given: Path) -> Path:
@@ -224,7 +224,7 @@ def replay(
     if as_json:
         sys.stdout.write(json.dumps(result.summary, indent=2, default=str) + "\n")
         return
-    out.print(replay_view(result.summary, str(result.report_dir)))
+    out.print(replay_view(result.summary, str(result.report_html)))
 
 
 @app.command("verify-fullyear")
