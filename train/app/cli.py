@@ -290,7 +290,7 @@ def verify_fullyear(
         out.print(metrics_table(run["summary"]))
     usage = result.report["replay"]["context_usage"]
     out.print(f"Verdict: v10_ctx {usage['verdict']}: {usage['reason']}", highlight=False)
-    out.print(f"Report: {result.report_dir / 'report.md'}", highlight=False)
+    out.print(f"Report (opens offline): {result.report_dir / 'report.html'}", highlight=False)
 
 
 @app.command()
