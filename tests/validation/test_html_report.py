@@ -35,7 +35,7 @@ def test_a_page_holds_verdict_tables_and_inline_plots(tmp_path: Path) -> None:
         Verdict("inconclusive: too few rows", "inconclusive", "n = 12, CI [0.1, 0.9]"),
         [
             Section(
-                "Numbers", ["why & how"], [Table(("a", "b"), [("<b>bold</b>", cell(1234567))])], [a_plot()]
+                "Numbers", ["why & how"], [Table(("a", "b"), [("<b>x</b>", cell(1234567))])], [a_plot()]
             )
         ],
         {"rows": 12},
