@@ -33,11 +33,7 @@ def test_a_page_holds_verdict_tables_and_inline_plots(tmp_path: Path) -> None:
     report = HtmlReport(
         "Report <x>",
         Verdict("inconclusive: too few rows", "inconclusive", "n = 12, CI [0.1, 0.9]"),
-        [
-            Section(
-                "Numbers", ["why & how"], [Table(("a", "b"), [("<b>x</b>", cell(1234567))])], [a_plot()]
-            )
-        ],
+        [Section("Numbers", ["why & how"], [Table(("a", "b"), [("<b>x</b>", cell(1234567))])], [a_plot()])],
         {"rows": 12},
         "report.json",
     )
