@@ -192,7 +192,7 @@ def validate(
         if as_json:
             _emit_json(result.to_dict())
         else:
-            out.print(validate_summary(result))
+            out.print(validate_summary(result), soft_wrap=True)  # paths stay whole
 
     _run(debug, action)
 
@@ -268,7 +268,7 @@ def docs(
             )
         index = site_dir(root.validation_dir) / "index.html"
         sys.stdout.write(f"{index}\n")
-        err.print(f"results of {snapshot_id}: {page}", highlight=False, markup=False)
+        err.print(f"results of {snapshot_id}: {page}", highlight=False, markup=False, soft_wrap=True)
         if open_browser:
             open_in_browser(index)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from featurestore.funnel import EligibilityFunnel
 
@@ -103,7 +104,7 @@ def validate_summary(result: Any) -> Group:
     return Group(
         key_value_table(f"Validation passed. {verb}", rows),
         funnel_table(result.funnel),
-        f"Report (opens offline): {result.report_paths[2]}",
+        Text(f"Report (opens offline): {result.report_paths[2]}"),
     )
 
 

@@ -17,6 +17,7 @@ refuse CORS-mode loads from ``file://`` pages, and the files are the store's own
 
 from __future__ import annotations
 
+import filecmp
 import logging
 import os
 import re
@@ -215,7 +216,7 @@ def _install(target: Path) -> None:
         if not source.is_file():
             continue
         destination = target / source.relative_to(VENDOR_DIR)
-        if destination.is_file() and destination.stat().st_size == source.stat().st_size:
+        if destination.is_file() and filecmp.cmp(source, destination, shallow=False):
             continue
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)

@@ -148,7 +148,9 @@ def demo(
     out.print(metrics_table(summary_metrics(result.metrics)))
     verb = "Trained" if result.bundle_created else "Existing"
     out.print(f"{verb} bundle: {result.bundle_path}   (inspect it with: train inspect {result.bundle_path})")
-    out.print(replay_view(result.replay.summary, str(result.replay.report_html)))
+    out.print(
+        replay_view(result.replay.summary, str(result.replay.report_html)), soft_wrap=True
+    )  # paths stay whole
 
 
 def _bundle_path(store: Store, given: Path) -> Path:
@@ -224,7 +226,7 @@ def replay(
     if as_json:
         sys.stdout.write(json.dumps(result.summary, indent=2, default=str) + "\n")
         return
-    out.print(replay_view(result.summary, str(result.report_html)))
+    out.print(replay_view(result.summary, str(result.report_html)), soft_wrap=True)  # paths stay whole
 
 
 @app.command("verify-fullyear")
@@ -290,7 +292,7 @@ def verify_fullyear(
         out.print(metrics_table(run["summary"]))
     usage = result.report["replay"]["context_usage"]
     out.print(f"Verdict: v10_ctx {usage['verdict']}: {usage['reason']}", highlight=False)
-    out.print(f"Report (opens offline): {result.report_dir / 'report.html'}", highlight=False)
+    out.print(f"Report (opens offline): {result.report_dir / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 @app.command()
