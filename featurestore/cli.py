@@ -159,7 +159,7 @@ def demo(
         out.print(f"Demo on {result.data_kind} data: {result.source_file}", highlight=False)
         out.print(ingest_summary(result.ingest))
         out.print(materialize_summary(result.materialize))
-        out.print(validate_summary(result.validate))
+        out.print(validate_summary(result.validate), soft_wrap=True)
         for warning in (*result.ingest.warnings, *result.materialize.warnings):
             print_warning(warning)
 

@@ -309,11 +309,12 @@ def _new_checkpoint(context: Any, suite: Any) -> Any:
 class OfflineIndexPageView:
     """GX's index page view, plus the same rows as plain HTML for readers without internet.
 
-    GX 1.24.1's index page is an empty <table> that jQuery and bootstrap-table, loaded from public CDNs,
-    fill from inline data; offline (trading hosts, CI) it shows nothing. This view renders GX's page
-    unchanged and appends a static listing of the same rows, which a script removes when the CDN
-    scripts did load. GX instantiates it from great_expectations.yml by module and class name, so it
-    wraps GX's view instead of subclassing it (that would import GX with this module).
+    GX 1.24.1's index page is an empty <table> that jQuery and bootstrap-table fill from inline data
+    (from CDNs in GX's templates; from the site's vendored copies after `make_offline`); where scripts do
+    not run it shows nothing. This view renders GX's page unchanged and appends a static listing of the
+    same rows, which a script removes when the scripts did load. GX instantiates it from
+    great_expectations.yml by module and class name, so it wraps GX's view instead of subclassing it
+    (that would import GX with this module).
     """
 
     def __init__(self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None):

@@ -144,7 +144,7 @@ def demo(
     out.print(f"Demo on {fs.data_kind} data: {fs.source_file}", highlight=False)
     out.print(ingest_summary(fs.ingest))
     out.print(materialize_summary(fs.materialize))
-    out.print(validate_summary(fs.validate))
+    out.print(validate_summary(fs.validate), soft_wrap=True)
     out.print(metrics_table(summary_metrics(result.metrics)))
     verb = "Trained" if result.bundle_created else "Existing"
     out.print(f"{verb} bundle: {result.bundle_path}   (inspect it with: train inspect {result.bundle_path})")
