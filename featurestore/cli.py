@@ -153,11 +153,11 @@ def demo(
             return
         out.print(ingest_summary(result.ingest))
         out.print(materialize_summary(result.materialize))
-        out.print(validate_summary(result.validate))
         for warning in (*result.ingest.warnings, *result.materialize.warnings):
             print_warning(warning)
         if data.kind == "synthetic":
             out.print(SYNTHETIC_NOTICE, highlight=False)
+        out.print(validate_summary(result.validate), soft_wrap=True)
 
     _run(debug, action)
 
@@ -188,7 +188,7 @@ def validate(
         if as_json:
             _emit_json(result.to_dict())
         else:
-            out.print(validate_summary(result))
+            out.print(validate_summary(result), soft_wrap=True)  # paths stay whole
 
     _run(debug, action)
 
@@ -243,14 +243,18 @@ def snapshots_show(
 @app.command()
 def docs(
     snapshot_id: Annotated[str, typer.Argument(help="Snapshot id (see `fs snapshots list`).")],
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the docs in the default web browser.")
+    ] = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Print the path of the data docs page of a snapshot."""
+    """Print the path of the data docs index (the snapshot's results page on stderr); they open offline."""
+    from featurestore.console import err, open_in_browser
     from featurestore.errors import FeatureStoreError
     from featurestore.snapshots import check_id
-    from validation.data_docs import docs_page
+    from validation.data_docs import docs_page, site_dir
 
     def action() -> None:
         root = store_at(store)
@@ -259,10 +263,14 @@ def docs(
             raise FeatureStoreError(
                 f"no data docs for snapshot {snapshot_id}: run `fs validate` for its range"
             )
+        index = site_dir(root.validation_dir) / "index.html"
         if as_json:
-            _emit_json({"snapshot_id": snapshot_id, "data_docs": str(page)})
+            _emit_json({"snapshot_id": snapshot_id, "index": str(index), "data_docs": str(page)})
         else:
-            sys.stdout.write(f"{page}\n")
+            sys.stdout.write(f"{index}\n")
+            err.print(f"results of {snapshot_id}: {page}", highlight=False, markup=False, soft_wrap=True)
+        if open_browser:
+            open_in_browser(index)
 
     _run(debug, action)
 

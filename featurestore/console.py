@@ -106,6 +106,29 @@ def print_error(exc: BaseException) -> None:
     err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
 
 
+def open_in_browser(path: Path) -> None:
+    """Open the local file `path` in the default web browser.
+
+    Raises:
+        FeatureStoreError: no browser can be started here (a server without a desktop); the message says
+            to open the file by hand.
+    """
+    import webbrowser
+
+    from featurestore.errors import FeatureStoreError
+
+    uri = Path(path).resolve().as_uri()
+    try:
+        opened = webbrowser.get().open(uri)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        raise FeatureStoreError(
+            f"no web browser can be started on this machine; open {path} in a browser by hand "
+            "(copy the folder it is in: the page loads its files from beside it)"
+        )
+
+
 def print_warning(text: str) -> None:
     err.print(f"Warning: {text}", highlight=False, markup=False)
 

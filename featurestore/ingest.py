@@ -17,6 +17,7 @@ Decisions:
 - ``price_basis``: "mid" (bid/ask averaged, or OANDA mid), "bid" (MT5), "as-given" (plain CSV/Parquet OHLC).
 - OANDA times are UTC by definition: a ``--source-tz`` is ignored there, with a warning.
 - ``source_tz`` records the declared zone, or "UTC" / "embedded +02:00/+03:00" for self-describing times.
+- A ``.gz`` or ``.zip`` source is read unpacked (`featurestore.archives`); its sha256 is the file's own.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class IngestResult:
     fingerprint: FingerprintReport
     warnings: tuple[str, ...]
     rejected_examples: tuple[tuple[int, str], ...]  # first few (line, reason)
+    time_column: str = ""  # the column(s) the times came from; "" when nothing was read (already ingested)
+    container: str | None = None  # "gzip" or "zip member <name>" when the file was unpacked first
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (datetimes as ISO 8601 UTC strings)."""
@@ -348,6 +351,8 @@ def _store(con: duckdb.DuckDBPyConnection, prep: _Prepared, sha256: str, on_conf
             (int(line), str(reason))
             for line, reason in rejected.head(EXAMPLES).select("line", "reason").rows()
         ),
+        time_column=prep.raw.time_column,
+        container=prep.raw.container,
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from featurestore.funnel import EligibilityFunnel
 
@@ -39,7 +40,8 @@ def ingest_summary(result: Any) -> Group:
         what = f"{result.symbol} {result.timeframe}"
         headline = f"Ingested {result.source_file} as {what} (ingest #{result.ingest_id})."
     rows = {
-        "format": result.format,
+        "format": result.format + (f" ({result.container})" if result.container else ""),
+        **({"time column": result.time_column} if result.time_column else {}),
         "source time zone": result.source_tz,
         "price basis": result.price_basis,
         "rows read": result.rows_read,
@@ -96,11 +98,14 @@ def validate_summary(result: Any) -> Group:
         "path": result.snapshot_path,
         "checks passed": result.report.checks_run,
         "max |corr| between features": result.report.health.get("max_abs_corr"),
-        "report": result.report_paths[1],
         "data docs": result.docs_path or "(not built: --no-docs)",
         "seconds": f"{result.seconds:.2f}",
     }
-    return Group(key_value_table(f"Validation passed. {verb}", rows), funnel_table(result.funnel))
+    return Group(
+        key_value_table(f"Validation passed. {verb}", rows),
+        funnel_table(result.funnel),
+        Text(f"Report (opens offline): {result.report_paths[2]}"),
+    )
 
 
 def snapshot_summary(manifest: dict[str, Any]) -> Group:

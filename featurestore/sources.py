@@ -2,7 +2,15 @@
 
 Formats: ``mt5`` (MT5 "Export bars", TSV or CSV with ``<DATE> <TIME> <OPEN> ...``), ``csv`` (a header with
 time or date + time, open/high/low/close and optional volume, spread, bid/ask columns), ``parquet`` (the
-same column names) and ``oanda-json`` (an OANDA v20 candles response).
+same column names) and ``oanda-json`` (an OANDA v20 candles response). Any of them may come
+gzip-compressed (``bars.csv.gz``) or as the one CSV/TSV file of a ``.zip``: `read_source` unpacks those
+first (`featurestore.archives`).
+
+A pandas export keeps its index as the first column: ``DataFrame.to_csv()`` of an unnamed DatetimeIndex
+writes a header that starts with an empty field (``,open,high,...``), ``to_parquet()`` a column named
+``__index_level_0__``. When no column is named as a time column, that unnamed first column is the time
+column if its values are timestamps (date strings in CSV, a datetime type in Parquet); a RangeIndex's
+0, 1, 2 ... is not taken for epoch seconds. `RawSource.time_column` says which column was used.
 
 Every reader returns a `RawSource` whose frame has ``line`` (1-based line in a text file, 1-based record
 number in Parquet/JSON), ``raw`` (the source text of the row, where there is one), ``ts`` and the value
@@ -15,12 +23,13 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from featurestore.archives import unpack
 from featurestore.errors import SourceError
 
 FORMATS = ("mt5", "csv", "parquet", "oanda-json")
@@ -28,6 +37,10 @@ DELIMITERS = (",", ";", "\t", "|")
 PRICE_FIELDS = ("open", "high", "low", "close")
 PRICE_SETS = ("", "bid_", "ask_", "mid_")
 TS_NAMES = ("time", "timestamp", "datetime", "date_time", "ts", "gmt_time")
+PANDAS_INDEX = "__index_level_0__"  # the column pandas' to_parquet writes for an unnamed index
+UNNAMED_TIME = "the unnamed first column (a pandas index), parsed as timestamps"
+_SAMPLE_ROWS = 20  # data rows looked at to decide whether an unnamed first column holds timestamps
+_DATE_LIKE = re.compile(r"^\s*[\"']?\d{1,4}[-./]\d{1,2}[-./]\d{1,4}")
 UTC_TS_NAMES = ("gmt_time",)
 
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -62,6 +75,8 @@ class RawSource:
     ts_is_utc: bool = False  # the time column's name says UTC ("Gmt time"); OANDA JSON is UTC too
     granularity: str | None = None
     instrument: str | None = None
+    time_column: str = ""  # the column(s) the times came from, as the file names them
+    container: str | None = None  # "gzip" or "zip member <name>" when the file was unpacked first
 
 
 def detect_format(path: Path, data: bytes) -> str:
@@ -82,10 +97,22 @@ def detect_format(path: Path, data: bytes) -> str:
 def read_source(path: Path, data: bytes, fmt: str | None = None) -> RawSource:
     """Read `data` (the bytes of `path`) in format `fmt`, or the detected one.
 
+    A gzip file or a zip archive is unpacked first; the format is then detected from the file inside,
+    and errors name the archive (and the member of a zip) with the line inside the unpacked file.
+
     Raises:
-        SourceError: file-level faults: empty, unreadable, unknown delimiter, missing columns.
+        SourceError: file-level faults: empty, unreadable, not a valid archive, unknown delimiter,
+            missing columns.
     """
-    chosen = fmt or detect_format(path, data)
+    unpacked = unpack(path, data)
+    source = _read_unpacked(unpacked.label, unpacked.inner_name, unpacked.data, fmt)
+    if unpacked.container is None:
+        return source
+    return replace(source, container=unpacked.container)
+
+
+def _read_unpacked(path: Path, inner_name: Path, data: bytes, fmt: str | None) -> RawSource:
+    chosen = fmt or detect_format(inner_name, data)
     if chosen not in FORMATS:
         raise SourceError(path, f"unknown format {chosen!r}", fix=f"use one of {', '.join(FORMATS)}")
     if chosen == "parquet":
@@ -108,13 +135,18 @@ class _MissingColumns(Exception):
         self.missing = missing
 
 
-def _match_columns(names: list[str]) -> dict[str, int]:
+def _match_columns(names: list[str], unnamed_time: bool = False) -> dict[str, int]:
     """Map canonical column names (``ts`` or ``date`` + ``time``, prices, ...) to positions in `names`.
+
+    `unnamed_time`: the first column has no name and holds timestamps; it is the time column when no
+    other column is named as one.
 
     Raises:
         _MissingColumns: no time column, or no complete open/high/low/close set.
     """
     normalized = [normalize_name(name) for name in names]
+    if unnamed_time and normalized[0] == "" and not _names_time(normalized):
+        normalized[0] = "ts"
     found: dict[str, int] = {}
     for canonical, aliases in _ALIASES.items():
         for alias in aliases:
@@ -135,6 +167,31 @@ def _match_columns(names: list[str]) -> dict[str, int]:
     if missing:
         raise _MissingColumns(missing)
     return found
+
+
+def _names_time(normalized: list[str]) -> bool:
+    return ("date" in normalized and "time" in normalized) or any(
+        name in normalized for name in (*TS_NAMES, "date")
+    )
+
+
+def _time_column(names: list[str], columns: dict[str, int]) -> str:
+    """How the summary names the time column: the header's name(s), or the unnamed first column."""
+    if "date" in columns:
+        return f"{names[columns['date']].strip()} + {names[columns['time']].strip()}"
+    name = names[columns["ts"]].strip()
+    return UNNAMED_TIME if name in ("", PANDAS_INDEX) else name
+
+
+def _looks_like_timestamps(values: list[str]) -> bool:
+    """Whether sampled first fields are date strings that parse (not numbers such as a RangeIndex)."""
+    from featurestore.timezones import parse_timestamps
+
+    sample = [value.strip().strip("\"'") for value in values if value.strip()]
+    if not sample or not all(_DATE_LIKE.match(value) for value in sample):
+        return False
+    parsed = parse_timestamps(pl.Series(sample, dtype=pl.String))
+    return parsed["local"].null_count() == 0
 
 
 def _missing_error(path: Path, names: list[str], missing: list[str], line: int | None) -> SourceError:
@@ -165,8 +222,8 @@ def _read_delimited(path: Path, data: bytes, fmt: str) -> RawSource:
             path, "the file is empty", fix="export the bars again; the file has no header and no rows"
         )
     header_line, header = int(lines["line"][0]), str(lines["raw"][0])
-    sep, columns = _sniff(path, header, header_line)
     body = lines.slice(1)
+    sep, columns = _sniff(path, header, header_line, body["raw"].head(_SAMPLE_ROWS).to_list())
     if body.is_empty():
         raise SourceError(path, "the file has a header but no data rows", line=header_line)
     fields = pl.col("raw").str.split(sep)
@@ -191,21 +248,35 @@ def _read_delimited(path: Path, data: bytes, fmt: str) -> RawSource:
         record_word="line",
         default_basis="bid" if fmt == "mt5" else "as-given",
         ts_is_utc=utc_named,
+        time_column=_time_column(names, columns),
     )
 
 
-def _sniff(path: Path, header: str, header_line: int) -> tuple[str, dict[str, int]]:
-    """The first delimiter that splits the header into the needed columns."""
-    widest: tuple[list[str], list[str]] | None = None
+def _sniff(path: Path, header: str, header_line: int, sample: list[str]) -> tuple[str, dict[str, int]]:
+    """The first delimiter that splits the header into the needed columns.
+
+    `sample`: the first data rows, to tell whether an unnamed first column holds timestamps.
+    """
+    widest: tuple[list[str], list[str], str] | None = None
     for sep in DELIMITERS:
         names = [name.strip() for name in header.split(sep)]
         if len(names) < 2:
             continue
+        unnamed_time = names[0] == "" and _looks_like_timestamps([row.split(sep)[0] for row in sample])
         try:
-            return sep, _match_columns(names)
+            return sep, _match_columns(names, unnamed_time)
         except _MissingColumns as exc:
             if widest is None or len(names) > len(widest[0]):
-                widest = (names, exc.missing)
+                widest = (names, exc.missing, sep)
+    if widest is not None and widest[0][0] == "" and widest[1] == ["time (or date + time)"]:
+        raise SourceError(
+            path,
+            "no time column: the first column has no name and its values "
+            f"({', '.join(row.split(widest[2])[0] for row in sample[:3])}, ...) are not timestamps",
+            line=header_line,
+            fix="export the DataFrame with its DatetimeIndex (df.set_index('time').to_csv()), "
+            "or name the time column in the header",
+        )
     if widest is None:
         raise SourceError(
             path,
@@ -222,8 +293,13 @@ def _read_parquet(path: Path, data: bytes) -> RawSource:
         table = pl.read_parquet(io.BytesIO(data))
     except Exception as exc:  # polars and pyarrow raise many types for a damaged file
         raise SourceError(path, f"cannot read the Parquet file: {exc}") from None
+    if PANDAS_INDEX in table.columns:  # pandas' unnamed index: first, as in a to_csv export
+        index = table[PANDAS_INDEX].dtype
+        table = table.select(PANDAS_INDEX, pl.exclude(PANDAS_INDEX))
+        if isinstance(index, pl.Datetime | pl.Date):
+            table = table.rename({PANDAS_INDEX: ""})
     try:
-        columns = _match_columns(table.columns)
+        columns = _match_columns(table.columns, unnamed_time=True)
     except _MissingColumns as exc:
         raise _missing_error(path, table.columns, exc.missing, None) from None
     if table.height == 0:
@@ -244,6 +320,7 @@ def _read_parquet(path: Path, data: bytes) -> RawSource:
         record_word="record",
         default_basis="as-given",
         ts_is_utc=normalize_name(ts_name) in UTC_TS_NAMES,
+        time_column=_time_column(table.columns, columns),
     )
 
 
@@ -290,6 +367,7 @@ def _read_oanda(path: Path, data: bytes) -> RawSource:
         default_basis="mid",
         ts_is_utc=True,
         granularity=_optional_str(document.get("granularity")),
+        time_column="time",
         instrument=_optional_str(document.get("instrument")),
     )
 

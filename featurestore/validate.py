@@ -52,7 +52,7 @@ class ValidateResult:
     created: bool
     snapshot_path: Path
     report: Any
-    report_paths: tuple[Path, Path]
+    report_paths: tuple[Path, Path, Path]  # JSON, Markdown, HTML
     funnel: EligibilityFunnel
     docs_path: Path | None
     seconds: float
@@ -75,14 +75,14 @@ class ValidationFailed(FeatureStoreError):
 
     exit_code = 7
 
-    def __init__(self, report: Any, paths: tuple[Path, Path]) -> None:
+    def __init__(self, report: Any, paths: tuple[Path, Path, Path]) -> None:
         self.report = report
         self.paths = paths
         shown = "\n".join(f"  - {issue.line()}" for issue in report.issues[:20])
         more = f"\n  ... and {len(report.issues) - 20} more" if len(report.issues) > 20 else ""
         super().__init__(
             f"validation failed with {len(report.issues)} issue(s); no snapshot was written.\n{shown}{more}\n"
-            f"Full report: {paths[1]}"
+            f"Full report (opens offline): {paths[2]}"
         )
 
 
@@ -106,10 +106,10 @@ def validate(
         frames = {name: pl.from_arrow(t) for name, t in tables.items()}
         report = validate_tables(frames, expected_rows=tables["candles"].num_rows, contract=contract)
         stem = f"validate-{config.symbol}-{config.start}-{config.end}"
-        paths = report.save(store.reports_dir, stem)
+        funnel = eligibility_funnel(tables["eligibility"], tables["labels"]) if report.ok else None
+        paths = report.save(store.reports_dir, stem, funnel)
         if not report.ok:
             raise ValidationFailed(report, paths)
-        funnel = eligibility_funnel(tables["eligibility"], tables["labels"])
         content = _content(config, tables, contract)
         snap_id = snapshot_id(content)
         existing = store.snapshots_dir / snap_id

@@ -13,6 +13,9 @@ writes (paths relative to `validation_dir`)::
     gx/uncommitted/data_docs/local_site/expectations/<table>.html                          (suites)
     gx/uncommitted/data_docs/local_site/validations/<table>/<snapshot_id>/<run_time>/featurestore-<table>.html
 
+GX's pages load their scripts and stylesheets from CDNs; after each build `docs_assets.make_offline`
+points them at vendored copies inside the site, so the docs look right without network.
+
 Rebuilding the docs gets slow as results pile up (GX issues #3732, #8243), so only the results of the
 newest `keep_snapshots` snapshots are kept; older ones are deleted with their pages.
 """
@@ -37,6 +40,7 @@ import pyarrow as pa
 
 from schemas.contract import CONTRACT, Contract
 from schemas.ge_suites import Spec, suite_specs
+from validation.docs_assets import make_offline
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +125,7 @@ def build_data_docs(
         result = _checkpoint(context, suite).run(batch_parameters={"dataframe": frame}, run_id=run_id)
         results[name] = bool(result.success)
     context.build_data_docs(site_names=[SITE])
+    make_offline(site_dir(validation_dir))
     index = site_dir(validation_dir) / "index.html"
     page = docs_page(validation_dir, snapshot_id, contract) or index
     seconds = time.perf_counter() - started
@@ -304,11 +309,12 @@ def _new_checkpoint(context: Any, suite: Any) -> Any:
 class OfflineIndexPageView:
     """GX's index page view, plus the same rows as plain HTML for readers without internet.
 
-    GX 1.24.1's index page is an empty <table> that jQuery and bootstrap-table, loaded from public CDNs,
-    fill from inline data; offline (trading hosts, CI) it shows nothing. This view renders GX's page
-    unchanged and appends a static listing of the same rows, which a script removes when the CDN
-    scripts did load. GX instantiates it from great_expectations.yml by module and class name, so it
-    wraps GX's view instead of subclassing it (that would import GX with this module).
+    GX 1.24.1's index page is an empty <table> that jQuery and bootstrap-table fill from inline data
+    (from CDNs in GX's templates; from the site's vendored copies after `make_offline`); where scripts do
+    not run it shows nothing. This view renders GX's page unchanged and appends a static listing of the
+    same rows, which a script removes when the scripts did load. GX instantiates it from
+    great_expectations.yml by module and class name, so it wraps GX's view instead of subclassing it
+    (that would import GX with this module).
     """
 
     def __init__(self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None):

@@ -23,6 +23,7 @@ from featurestore.store import Store
 from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
 from featurestore.validate import ValidateConfig, ValidationFailed, validate
 from tests.cli_checks import assert_exit
+from tests.html_checks import assert_self_contained_report
 
 START, END = date(2025, 2, 3), date(2025, 3, 28)
 CONFIG = ValidateConfig("XAUUSD", START, END, data_docs=False)
@@ -55,6 +56,10 @@ def test_clean_tables_pass_and_rerun_reports_the_same_snapshot(store: Store) -> 
     assert manifest["eligibility_report"] == first.funnel.to_dict()
     assert manifest["validation"]["ok"] and manifest["feature_contract_hash"] == "93ab1d31534f2dc7"
     assert set(manifest["files"]) == {f"{t}.parquet" for t in manifest["row_counts"]}
+    json_path, _, html_path = first.report_paths
+    assert html_path == json_path.with_suffix(".html")
+    page = assert_self_contained_report(html_path, "PASSED: the range is sealed as a snapshot")
+    assert f"{first.report.checks_run} checks run" in page and "Eligibility funnel" in page
     mtime = first.snapshot_path.stat().st_mtime_ns
     second = validate(store, CONFIG)
     assert second.snapshot_id == first.snapshot_id and not second.created
@@ -151,6 +156,10 @@ def test_cli_failure_exits_non_zero_and_prints_the_report(store: Store) -> None:
         ],
     )
     assert_exit(result, 7, "context.atr_bps: in_range", "no snapshot was written")
+    html_path = Path("".join(result.output.split("Full report (opens offline):")[1].split()))  # unwrapped
+    assert html_path.suffix == ".html" and "".join(result.output.split()).endswith(html_path.name)
+    page = assert_self_contained_report(html_path, "FAILED: no snapshot was written")
+    assert "atr_bps" in page and "failed checks per table" in page
 
 
 def test_tampering_is_refused_naming_the_file(store: Store) -> None:

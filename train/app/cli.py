@@ -138,16 +138,16 @@ def demo(
         fs = result.feature_store
         out.print(ingest_summary(fs.ingest))
         out.print(materialize_summary(fs.materialize))
-        out.print(validate_summary(fs.validate))
+        out.print(validate_summary(fs.validate), soft_wrap=True)
         out.print(metrics_table(summary_metrics(result.metrics)))
         verb = "Trained" if result.bundle_created else "Existing"
         out.print(
             f"{verb} bundle: {result.bundle_path}   (inspect it with: train inspect {result.bundle_path})"
         )
-        out.print(replay_view(result.replay.summary, str(result.replay.report_dir)))
         out.print(data.describe(), highlight=False)
         if data.kind == "synthetic":
             out.print(SYNTHETIC_NOTICE, highlight=False)
+        out.print(replay_view(result.replay.summary, str(result.replay.report_html)), soft_wrap=True)
 
 
 def _bundle_path(store: Store, given: Path) -> Path:
@@ -220,7 +220,7 @@ def replay(
         if as_json:
             _emit_json(result.summary)
             return
-        out.print(replay_view(result.summary, str(result.report_dir)))
+        out.print(replay_view(result.summary, str(result.report_html)), soft_wrap=True)  # paths stay whole
 
 
 @app.command("verify-fullyear")
@@ -281,7 +281,9 @@ def verify_fullyear(
             out.print(metrics_table(run["summary"]))
         usage = result.report["replay"]["context_usage"]
         out.print(f"Verdict: v10_ctx {usage['verdict']}: {usage['reason']}", highlight=False)
-        out.print(f"Report: {result.report_dir / 'report.md'}", highlight=False)
+        out.print(
+            f"Report (opens offline): {result.report_dir / 'report.html'}", highlight=False, soft_wrap=True
+        )
 
 
 INSPECT_KEYS = (

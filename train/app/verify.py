@@ -10,7 +10,7 @@ Usage::
 
     config = VerifyConfig(candles=Path("../shared/data/xauusd_m5_2025_mt5.tsv"), source_tz="EET")
     result = verify_fullyear(Store.at("fsdata"), config)
-    result.passed, result.report_dir / "report.md"
+    result.passed, result.report_dir / "report.html"
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def verify_fullyear(
     if not result.passed:
         failed = [name for name, i in invariants.items() if not i["passed"]]
         raise VerificationFailed(
-            f"verification failed: {', '.join(failed)} (details in {report_dir / 'report.md'})"
+            f"verification failed: {', '.join(failed)} (details in {report_dir / 'report.html'})"
         )
     return result
 

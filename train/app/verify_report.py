@@ -1,9 +1,14 @@
-"""The verify-fullyear report: report.json (everything), report.md (a readable document) and its PNGs."""
+"""The verify-fullyear report: report.json (everything), report.md and report.html (readable), its PNGs.
+
+The document is built once as a list of blocks (markdown text, `Table`, `Image`); `markdown` and `html`
+render the same blocks, report.html with every plot inline (`validation.html_report`), so it opens alone.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +16,18 @@ from typing import Any
 from featurestore.api import Store
 from train.evaluation.telemetry import GROUPINGS
 from train.fitting.run import SUMMARY_COLUMNS
+from validation.html_report import Figure, HtmlReport, Section, Table, Verdict, write_html
+
+HTML_NAME = "report.html"
+
+
+@dataclass(frozen=True)
+class Image:
+    alt: str
+    file: str  # beside the report
+
+
+Block = str | Table | Image | list[Image]
 
 
 def write_report(store: Store, report: dict[str, Any], replay_dir: Path, bundles: dict[str, Path]) -> Path:
@@ -24,17 +41,80 @@ def write_report(store: Store, report: dict[str, Any], replay_dir: Path, bundles
         for png in sorted((bundle / "plots").glob("*.png")):
             shutil.copyfile(png, out / f"{png.stem}_{variant}.png")
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(markdown(report, list(bundles)), encoding="utf-8")
+    blocks = document(report, list(bundles))
+    (out / "report.md").write_text(markdown(blocks), encoding="utf-8")
+    write_html(html(report, blocks, out), out / HTML_NAME)
     return out
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    def line(cells: list[Any]) -> str:
+def _table(header: list[str], rows: list[list[Any]]) -> Table:
+    return Table(header, rows)
+
+
+def _markdown_table(table: Table) -> str:
+    def line(cells: Any) -> str:
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
-    return "\n".join(
-        [line(header), "|" + "|".join("---" for _ in header) + "|", *(line(row) for row in rows)]
+    head = [line(table.columns), "|" + "|".join("---" for _ in table.columns) + "|"]
+    return "\n".join([*head, *(line(row) for row in table.rows)])
+
+
+def markdown(blocks: list[Block]) -> str:
+    """The document as Markdown, images by file name."""
+
+    def text(block: Block) -> str:
+        if isinstance(block, Table):
+            return _markdown_table(block)
+        if isinstance(block, Image):
+            return f"![{block.alt}]({block.file})"
+        if isinstance(block, list):
+            return " ".join(text(image) for image in block)
+        return block
+
+    return "\n\n".join(text(block) for block in blocks) + "\n"
+
+
+def html(report: dict[str, Any], blocks: list[Block], folder: Path) -> HtmlReport:
+    """The document as one page: a section per heading, images from `folder` inline."""
+    sections: list[Section] = []
+    heading, paragraphs, tables, figures = "", [], [], []
+
+    def close() -> None:
+        if heading or paragraphs or tables or figures:
+            sections.append(Section(heading, list(paragraphs), list(tables), list(figures)))
+
+    for block in blocks[1:]:  # the first block is the title
+        if isinstance(block, str) and block.startswith("#"):
+            close()
+            heading, paragraphs, tables, figures = _plain(block.lstrip("#").strip()), [], [], []
+        elif isinstance(block, Table):
+            tables.append(Table(block.columns, [[_plain(str(c)) for c in row] for row in block.rows]))
+        elif isinstance(block, Image | list):
+            images = block if isinstance(block, list) else [block]
+            figures += [Figure.from_png(folder / image.file, image.alt) for image in images]
+        else:
+            paragraphs.append(_plain(block))
+    close()
+    usage = report["replay"]["context_usage"]
+    failed = [name for name, i in report["invariants"].items() if not i["passed"]]
+    passed = len(report["invariants"]) - len(failed)
+    verdict = Verdict(
+        "PASSED: every invariant holds" if report["passed"] else f"FAILED: {', '.join(failed)}",
+        "pass" if report["passed"] else "fail",
+        f"{passed} of {len(report['invariants'])} invariants hold; replay verdict: "
+        f"{report['replay']['bundle']['variant']} {usage['verdict']}",
     )
+    data = report["data"]
+    facts = {
+        "candles": data["file"],
+        "usable days": " .. ".join(str(d) for d in data["usable_days"]),
+        "snapshot": report["validation"]["snapshot_id"],
+    }
+    return HtmlReport("Full-year verification", verdict, sections, facts, "report.json")
+
+
+def _plain(text: str) -> str:
+    return text.replace("**", "").replace("`", "")
 
 
 def _n(value: Any, digits: int = 4) -> str:
@@ -45,12 +125,12 @@ def _n(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def markdown(report: dict[str, Any], variants: list[str]) -> str:
+def document(report: dict[str, Any], variants: list[str]) -> list[Block]:
     replay = report["replay"]
     verdict = replay["context_usage"]
     ingest = report["data"]["ingest"]
     parity = report["parity"]
-    parts = [
+    parts: list[Block] = [
         f"# Full-year verification: {'PASSED' if report['passed'] else 'FAILED'}",
         f"Data: `{report['data']['file']}` ({ingest['symbol']} {ingest['timeframe']}, source zone "
         f"{ingest['source_tz']}); usable days {report['data']['usable_days'][0]} .. "
@@ -105,8 +185,8 @@ def markdown(report: dict[str, Any], variants: list[str]) -> str:
                 [[name, *(_n(m[k]) for k in SUMMARY_COLUMNS)] for name, m in run["summary"].items()],
             )
         )
-    parts.append(" ".join(f"![loss curves {v}](loss_curves_{v}.png)" for v in variants))
-    parts.append(" ".join(f"![calibration {v}](calibration_{v}.png)" for v in variants))
+    parts.append([Image(f"loss curves {v}", f"loss_curves_{v}.png") for v in variants])
+    parts.append([Image(f"calibration {v}", f"calibration_{v}.png") for v in variants])
     parts += _replay_section(replay)
     parts += [
         "## Online/offline parity",
@@ -122,12 +202,12 @@ def markdown(report: dict[str, Any], variants: list[str]) -> str:
         "## Timings",
         _table(["stage", "seconds"], [[k, f"{v:.1f}"] for k, v in report["timings_s"].items()]),
     ]
-    return "\n\n".join(parts) + "\n"
+    return parts
 
 
-def _replay_section(replay: dict[str, Any]) -> list[str]:
+def _replay_section(replay: dict[str, Any]) -> list[Block]:
     funnel = replay["funnel"]
-    parts = [
+    parts: list[Block] = [
         "## Replay telemetry (batch, every bar of the snapshot)",
         _table(
             ["cycles", "hard-eligible", "eligible", "predicted", "eligible rate", "in-sample share"],
@@ -142,7 +222,7 @@ def _replay_section(replay: dict[str, Any]) -> list[str]:
                 ]
             ],
         ),
-        "![eligibility funnel](eligibility_funnel.png)",
+        Image("eligibility funnel", "eligibility_funnel.png"),
     ]
     summaries = {"model": replay, "baseline": replay["baseline"]}
     for name in GROUPINGS:
@@ -153,7 +233,7 @@ def _replay_section(replay: dict[str, Any]) -> list[str]:
         parts += [
             f"### p_long by {name.replace('_', ' ')}",
             _table(["bucket", "n", "mean v10_ctx", "std v10_ctx", "mean v10", "std v10"], rows),
-            f"![p_long by {name}](p_long_by_{name}.png)",
+            Image(f"p_long by {name}", f"p_long_by_{name}.png"),
         ]
     side = replay["comparison"]["side_by_side"]
     keys = [k for k in side["model"] if k != "variant"]
@@ -175,7 +255,7 @@ def _replay_section(replay: dict[str, Any]) -> list[str]:
             f"{r}: {s['context_usage']['verdict']} ({s['context_usage']['reason']})"
             for r, s in summaries.items()
         ),
-        "![p_long and the ablation](p_long_ablation.png)",
+        Image("p_long and the ablation", "p_long_ablation.png"),
     ]
     return parts
 

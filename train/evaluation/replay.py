@@ -6,7 +6,7 @@ featurizer, exactly as a live process would. Both score through `train.serving.s
 eligibility funnel, the p_long distribution overall and by session / vol regime / trend regime, the
 context-usage verdict (`train.evaluation.telemetry`) and, with a baseline bundle, the same numbers for it
 side by side (`comparison`). The bundles are loaded by `replay_bundles`, summarized by `replay_summary`, drawn
-by `replay_plots` into a directory from `reports`.
+by `replay_plots` into a directory from `reports`, where `replay_html` writes report.html beside summary.json.
 
 Usage::
 
@@ -33,6 +33,7 @@ from featurestore.api import Store, open_snapshot, stored_candles, utc_day_range
 from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS, contract_hashes
 from train.evaluation.comparison import compare
 from train.evaluation.replay_bundles import load_bundles
+from train.evaluation.replay_html import REPORT_NAME, write_replay_html
 from train.evaluation.replay_plots import write_plots
 from train.evaluation.replay_summary import summarize
 from train.evaluation.reports import replay_report_dir
@@ -69,6 +70,11 @@ class ReplayResult:
     summary: dict[str, Any]
     cycles: pl.DataFrame  # one row per cycle of the range: context, eligibility, p_xgb, p_long, ablations
     report_dir: Path
+
+    @property
+    def report_html(self) -> Path:
+        """The self-contained page of the replay (plots inline), beside summary.json."""
+        return self.report_dir / REPORT_NAME
 
 
 def replay_snapshot(
@@ -211,6 +217,7 @@ def _finish(
     (report_dir / "summary.json").write_text(
         json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8"
     )
+    write_replay_html(summary, report_dir)
     logger.info("replay report written to %s", report_dir)
     return ReplayResult(summary, cycles["model"], report_dir)
 

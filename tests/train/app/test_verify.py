@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from featurestore.store import Store
 from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
 from tests.conftest import real_m5_or_skip
+from tests.html_checks import assert_self_contained_report
 from tests.train.conftest import TINY
 from train.app.cli import app
 from train.app.verify import VerificationFailed, VerifyConfig, proportional_splits, verify_fullyear
@@ -73,6 +74,16 @@ def test_verification_passes_and_writes_a_readable_report(synthetic_year: tuple[
     ):
         assert f"]({needed})" in text
     assert "**Verdict: v10_ctx" in text
+    page = assert_self_contained_report(
+        result.report_dir / "report.html",
+        "PASSED: every invariant holds",
+        min_images=len(images(text)),
+    )
+    assert f"{len(INVARIANTS)} of {len(INVARIANTS)} invariants hold" in page and "Verdict: v10_ctx" in page
+
+
+def images(markdown_text: str) -> list[str]:
+    return re.findall(r"\]\(([^)]+\.png)\)", markdown_text)
 
 
 def test_a_failed_invariant_fails_after_writing_the_report(synthetic_year: tuple[Path, VerifyConfig]) -> None:
@@ -81,7 +92,9 @@ def test_a_failed_invariant_fails_after_writing_the_report(synthetic_year: tuple
     with pytest.raises(VerificationFailed, match="eligibility rate in range") as caught:
         verify_fullyear(Store.at(store_root), strict)
     assert caught.value.exit_code == 9
-    report = Path(re.search(r"details in (\S+report\.md)", str(caught.value)).group(1))
+    page = Path(re.search(r"details in (\S+report\.html)", str(caught.value)).group(1))
+    assert_self_contained_report(page, "FAILED: eligibility rate in range")
+    report = page.with_name("report.md")
     assert "**FAIL**" in report.read_text() and report.read_text().startswith(
         "# Full-year verification: FAILED"
     )

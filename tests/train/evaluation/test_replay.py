@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from featurestore.snapshots import open_snapshot
 from featurestore.store import Store
 from tests.cli_checks import assert_exit
+from tests.html_checks import assert_self_contained_report
 from tests.train.conftest import edited_bundle
 from train.app.cli import app
 from train.evaluation.replay import ReplayConfig, replay_online, replay_snapshot
@@ -62,12 +63,23 @@ def test_summary_counts_every_cycle_of_the_snapshot(snapshot_store: tuple[Path, 
 
 def test_report_files_hold_the_summary_and_the_plots(replayed) -> None:
     files = {p.name for p in replayed.report_dir.iterdir()}
-    assert files == PLOTS | {"summary.json"}
+    assert files == PLOTS | {"summary.json", "report.html"}
     stored = json.loads((replayed.report_dir / "summary.json").read_text())
     assert stored["context_usage"]["verdict"] == replayed.summary["context_usage"]["verdict"]
     assert stored["funnel"] == replayed.summary["funnel"]
     for name in PLOTS:
         assert (replayed.report_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_html_is_one_offline_page_with_the_verdict_and_every_plot(replayed) -> None:
+    usage = replayed.summary["context_usage"]
+    page = assert_self_contained_report(
+        replayed.report_html, f"Verdict: v10_ctx {usage['verdict']}", min_images=len(PLOTS)
+    )
+    predicted = replayed.summary["funnel"]["predicted"]
+    assert f"n = {predicted:,} predicted cycles" in page
+    assert f"{usage['ablation_ctx_shuffled']['mean_abs_delta']:.4f}" in page
+    assert "Test metrics, model minus baseline" in page and "p_long by vol regime" in page
 
 
 def test_replay_reproduces_the_bundles_test_metrics(
@@ -134,6 +146,8 @@ def test_cli_replay_json_exit_codes_and_degraded_marking(
     shown = runner.invoke(app, [*base, "--bundle", "bundles/test_ctx_a", "--baseline", "test_plain"])
     assert shown.exit_code == 0, shown.output
     assert "Verdict: v10_ctx" in shown.output and "baseline (v10)" in shown.output
+    before, _, last = "".join(shown.output.split()).rpartition("Report(opensoffline):")  # rich wraps
+    assert before and last.endswith("/report.html") and Path(last).is_file()  # the summary's last line
     doctored = edited_bundle(bundles["ctx_a"], tmp_path, full_contract_hash="f" * 64)
     refused = runner.invoke(app, [*base, "--bundle", str(doctored)])
     assert_exit(refused, 8, "full_contract_hash")

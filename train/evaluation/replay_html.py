@@ -1,0 +1,84 @@
+"""report.html of a replay: the terminal's tables, the context-usage verdict with its numbers, every plot
+inline (`validation.html_report`). Written beside summary.json in the replay's report folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from train.evaluation.replay_tables import (
+    all_summaries,
+    buckets_table,
+    describe,
+    funnel_table,
+    in_sample_note,
+    metric_diff_table,
+    online_line,
+    usage_table,
+    verdict_line,
+)
+from train.evaluation.telemetry import GROUPINGS, UNDETERMINED
+from validation.html_report import Figure, HtmlReport, Section, Verdict, write_html
+
+REPORT_NAME = "report.html"
+
+
+def replay_report(summary: dict[str, Any], report_dir: Path) -> HtmlReport:
+    """The page of one replay, from its summary and the plots in `report_dir`."""
+    plots = {name: Path(report_dir) / name for name in summary.get("plots", [])}
+
+    def figure(name: str, caption: str) -> tuple[Figure, ...]:
+        return (Figure.from_png(plots[name], caption),) if name in plots else ()
+
+    usage = summary["context_usage"]
+    predicted = summary["funnel"]["predicted"]
+    ablation = usage["ablation_ctx_shuffled"]
+    numbers = (
+        f"n = {predicted:,} predicted cycles; ctx shuffled: mean |dp| {ablation['mean_abs_delta']:.4f}, "
+        f"p95 |dp| {ablation['p95_abs_delta']:.4f}; p_long std {usage['p_long_std']:.4f}"
+    )
+    kind = "inconclusive" if usage["verdict"] == UNDETERMINED else "info"
+    text = f"Verdict: {verdict_line(summary)}"
+    if summary["degraded"]:  # live mode went on past a bundle mismatch: say so first
+        kind, text = "fail", f"DEGRADED bundle ({'; '.join(summary['bundle']['problems'])}). {text}"
+    verdict = Verdict(text, kind, numbers)
+    summaries = all_summaries(summary)
+    intro = [text for text in (describe(summary), in_sample_note(summary), online_line(summary)) if text]
+    sections = [
+        Section(
+            "Cycles", intro, (funnel_table(summary["funnel"]),), figure("eligibility_funnel.png", "funnel")
+        ),
+        *(
+            Section(
+                f"p_long by {grouping.replace('_', ' ')}",
+                tables=(buckets_table(summaries, grouping),),
+                figures=figure(f"p_long_by_{grouping}.png", f"p_long by {grouping.replace('_', ' ')}"),
+            )
+            for grouping in GROUPINGS
+        ),
+        Section(
+            "Context usage",
+            [f"How the verdict is decided: docs/replay.md. {usage['reason']}"],
+            (usage_table(summaries),),
+            figure("p_long_ablation.png", "p_long distribution and the context ablation"),
+        ),
+    ]
+    if "comparison" in summary:
+        sections.append(
+            Section("A/B against the baseline", tables=(metric_diff_table(summary["comparison"]),))
+        )
+    bundle = summary["bundle"]
+    facts = {
+        "bundle": bundle["path"],
+        "variant": bundle["variant"],
+        "bundle status": bundle["status"],
+        "range (UTC)": " .. ".join(summary["range"]),
+        "in-sample share of predicted cycles": f"{summary['in_sample_share']:.1%}",
+        "feature_contract_hash": bundle["feature_contract_hash"],
+    }
+    return HtmlReport(f"Replay: {Path(bundle['path']).name}", verdict, sections, facts, "summary.json")
+
+
+def write_replay_html(summary: dict[str, Any], report_dir: Path) -> Path:
+    """Write report.html into `report_dir`; returns its path."""
+    return write_html(replay_report(summary, report_dir), Path(report_dir) / REPORT_NAME)

@@ -1,0 +1,115 @@
+"""The replay summary as plain tables: the one source of the terminal view and of report.html.
+
+Each function turns a part of the summary (see `train.evaluation.replay_summary`) into a
+`validation.html_report.Table` of formatted cells; `train.app.replay_view` prints them with rich,
+`train.evaluation.replay_html` writes them into the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from train.evaluation.telemetry import GROUPINGS
+from validation.html_report import Table
+
+
+def f(value: Any, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def funnel_table(funnel: dict[str, Any]) -> Table:
+    total = max(funnel["cycles"], 1)
+    rows = [
+        (stage.replace("_", "-"), f"{funnel[stage]:,}", f"{funnel[stage] / total:.1%}")
+        for stage in ("cycles", "hard_eligible", "eligible", "predicted")
+    ]
+    return Table(("stage", "cycles", "share"), rows, "Cycles (one per bar)")
+
+
+def buckets_table(summaries: dict[str, dict[str, Any]], grouping: str) -> Table:
+    """p_long per bucket of one grouping: n, mean, std and quantiles; mean and std per model for an A/B."""
+    single = len(summaries) == 1
+    stats = ("mean", "std", "p05", "p50", "p95") if single else ("mean", "std")
+    columns = ["bucket", "n"] + [stat if single else f"{stat} {role}" for stat in stats for role in summaries]
+    first = next(iter(summaries.values()))[f"p_long_by_{grouping}"]
+    rows = [
+        [bucket, f"{dist['n']:,}"]
+        + [f(s[f"p_long_by_{grouping}"][bucket][stat]) for stat in stats for s in summaries.values()]
+        for bucket, dist in first.items()
+    ]
+    return Table(columns, rows, f"p_long by {grouping.replace('_', ' ')} (predicted cycles)")
+
+
+def usage_table(summaries: dict[str, dict[str, Any]]) -> Table:
+    """The verdict inputs per model: both ablations and the rank tests' effect sizes."""
+    columns = [""] + [f"{role} ({s['bundle']['variant']})" for role, s in summaries.items()]
+    rows: dict[str, list[str]] = {
+        "verdict": [],
+        "ctx shuffled: mean |dp|": [],
+        "ctx shuffled: p95 |dp|": [],
+        "all context shuffled: mean |dp|": [],
+        "p_long std": [],
+    }
+    rows.update({f"{name}: epsilon^2 (p)": [] for name in GROUPINGS})
+    for s in summaries.values():
+        usage = s["context_usage"]
+        rows["verdict"].append(usage["verdict"])
+        rows["ctx shuffled: mean |dp|"].append(f(usage["ablation_ctx_shuffled"]["mean_abs_delta"]))
+        rows["ctx shuffled: p95 |dp|"].append(f(usage["ablation_ctx_shuffled"]["p95_abs_delta"]))
+        rows["all context shuffled: mean |dp|"].append(
+            f(usage["ablation_all_context_shuffled"]["mean_abs_delta"])
+        )
+        rows["p_long std"].append(f(usage["p_long_std"]))
+        for name, test in usage["rank_tests"].items():
+            p = "-" if test["p_value"] is None else f"{test['p_value']:.2g}"
+            rows[f"{name}: epsilon^2 (p)"].append(f"{f(test['epsilon_squared'], 3)} ({p})")
+    return Table(columns, [[key, *cells] for key, cells in rows.items()], "Context usage")
+
+
+def metric_diff_table(comparison: dict[str, Any]) -> Table:
+    rows = [
+        [head, *(f"{diff[k]:+.4f}" for k in ("auc", "log_loss", "brier"))]
+        for head, diff in comparison["test_metric_diff_model_minus_baseline"].items()
+    ]
+    return Table(("head", "AUC", "log loss", "Brier"), rows, "Test metrics, model minus baseline")
+
+
+def describe(summary: dict[str, Any]) -> str:
+    """One line: which bundle, on what, over which range, in what state."""
+    bundle, source = summary["bundle"], summary["source"]
+    where = f"snapshot {source['snapshot_id']}" if source["kind"] == "snapshot" else "candles (online)"
+    status = "DEGRADED: " + "; ".join(bundle["problems"]) if summary["degraded"] else "ok"
+    return (
+        f"Replay of {bundle['path']} ({bundle['variant']}) on {where}, "
+        f"{summary['range'][0]} .. {summary['range'][1]}; bundle status {status}"
+    )
+
+
+def in_sample_note(summary: dict[str, Any]) -> str:
+    share = summary["in_sample_share"]
+    if share <= 0:
+        return ""
+    return f"Note: {share:.0%} of the predicted cycles lie in the bundle's training split (in-sample)."
+
+
+def online_line(summary: dict[str, Any]) -> str:
+    if summary["source"]["kind"] != "online":
+        return ""
+    latency, check = summary["source"]["per_bar_ms"], summary["online_vs_batch"]
+    return (
+        f"Online: featurize + predict per bar median {latency['median']:.1f} ms, "
+        f"p99 {latency['p99']:.1f} ms; per-bar p_long vs batch scoring of the same rows: "
+        f"max |diff| {check['max_abs_diff_p_long']:.2e}"
+    )
+
+
+def verdict_line(summary: dict[str, Any]) -> str:
+    usage = summary["context_usage"]
+    return f"{summary['bundle']['variant']} {usage['verdict']}: {usage['reason']}"
+
+
+def all_summaries(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    summaries = {"model": summary}
+    if "baseline" in summary:
+        summaries["baseline"] = summary["baseline"]
+    return summaries
