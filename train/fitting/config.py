@@ -21,10 +21,9 @@ from typing import Any
 
 from featurestore.errors import InputError
 from train.fitting.base_model import BaseModelConfig
-from train.fitting.model import ModelConfig
+from train.fitting.model import VARIANTS, ModelConfig
 from train.fitting.splits import SplitConfig, TimeSplit
 
-VARIANTS = ("v10", "v10_ctx")
 DEVICES = ("cpu", "cuda")
 
 
