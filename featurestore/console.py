@@ -100,7 +100,7 @@ def parse_date_range(text: str) -> tuple[date, date]:
         raise typer.BadParameter(f"{text!r} is not a range like 2025-02-01..2025-10-27") from None
 
 
-def print_error(exc: BaseException) -> None:
+def print_error(exc: BaseException | str) -> None:
     """`Error: <message>` on stderr, the message printed verbatim (no markup, no traceback)."""
     err.print("Error:", style="bold red", end=" ")
     err.print(str(exc), highlight=False, markup=False, soft_wrap=True)

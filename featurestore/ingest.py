@@ -22,7 +22,6 @@ Decisions:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -46,6 +45,7 @@ from featurestore.timezones import (
     parse_timestamps,
     to_utc,
 )
+from schemas.hashing import sha256_hex
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def ingest_file(store: Store, path: Path, options: IngestOptions) -> IngestResul
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(path, f"cannot read the file: {exc.strerror or exc}") from None
-    sha256 = hashlib.sha256(data).hexdigest()
+    sha256 = sha256_hex(data)
     symbol = canonical_symbol(options.symbol)
     with store.connect() as con:
         previous = previous_ingest(con, symbol, sha256)

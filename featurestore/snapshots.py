@@ -13,7 +13,6 @@ Usage::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -31,6 +30,7 @@ import pyarrow.parquet as pq
 from featurestore.errors import FeatureStoreError
 from featurestore.store import Store
 from schemas.contract import CONTRACT, Contract, contract_hashes
+from schemas.hashing import canonical_sha256, file_sha256, sha256_hex
 
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.sha256"
@@ -50,22 +50,12 @@ def table_hash(table: pa.Table) -> str:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table.combine_chunks())
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+    return sha256_hex(sink.getvalue().to_pybytes())
 
 
 def snapshot_id(content: dict[str, Any]) -> str:
     """The id of a snapshot: a hash of the canonical JSON of its content description."""
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[
-        :20
-    ]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return canonical_sha256(content)[:20]
 
 
 def check_id(snap_id: str) -> str:
@@ -104,7 +94,7 @@ def write_snapshot(store: Store, snap_id: str, tables: dict[str, pa.Table], mani
             + "\n"
         )
         (tmp / MANIFEST).write_text(body, encoding="utf-8")
-        (tmp / MANIFEST_HASH).write_text(hashlib.sha256(body.encode()).hexdigest() + "\n", encoding="utf-8")
+        (tmp / MANIFEST_HASH).write_text(sha256_hex(body.encode()) + "\n", encoding="utf-8")
         for name in (MANIFEST, MANIFEST_HASH):
             _fsync(tmp / name)
         _fsync(tmp)
@@ -160,7 +150,7 @@ def open_snapshot(store: Store, snap_id: str, *, contract: Contract = CONTRACT) 
     recorded = (
         (path / MANIFEST_HASH).read_text(encoding="utf-8").strip() if (path / MANIFEST_HASH).is_file() else ""
     )
-    if hashlib.sha256(body).hexdigest() != recorded:
+    if sha256_hex(body) != recorded:
         raise SnapshotError(
             f"snapshot {snap_id}: {path / MANIFEST} was modified (its hash differs from {MANIFEST_HASH})"
         )

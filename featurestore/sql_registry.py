@@ -14,15 +14,15 @@ numbers), never from user input, so rendered SQL stays free of user-supplied tex
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from featurestore.errors import ContractError
+from schemas.contract import SQL_ROOT
+from schemas.hashing import file_sha256
 
-SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
 PIPELINE_INPUTS = ("candles_slice", "blocked_intervals")
 REQUIRED_KEYS = ("name", "version", "grain", "depends_on", "description")
 _HEADER = re.compile(r"^--\s*(\w+):\s*(.*)$")
@@ -43,7 +43,7 @@ class SqlFile:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        return file_sha256(self.path)
 
     def render(self, parameters: dict[str, Any]) -> str:
         """The body with every `{{name}}` replaced by the contract parameter's SQL literal."""

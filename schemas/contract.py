@@ -12,8 +12,6 @@ This package imports nothing else of the project: SQL files are read as text fro
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 from schemas.columns import Column, Table
 from schemas.features_v1 import CANDLES, MATERIALIZED_TABLES
+from schemas.hashing import canonical_sha256
 from schemas.parameters_v1 import PARAMETERS
 from schemas.seed_contract import SEED_CONTEXT_CONTRACT, compute_feature_contract_hash
 
@@ -96,8 +95,7 @@ CONTRACT = Contract(
 
 def full_contract_hash(contract: Contract = CONTRACT, sql_root: Path = SQL_ROOT) -> str:
     """sha256 over the canonical JSON of the contract's data definition (tables, parameters, SQL)."""
-    payload = json.dumps(contract.data_definition(sql_root), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return canonical_sha256(contract.data_definition(sql_root))
 
 
 CONTRACT_HASH_KEYS = ("feature_contract_hash", "full_contract_hash")

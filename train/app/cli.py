@@ -76,6 +76,7 @@ def run(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 1337).")] = None,
     threads: Annotated[int | None, typer.Option(help="Torch CPU threads.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu (default) or cuda.")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -91,6 +92,7 @@ def run(
             "epochs": epochs,
             "max_train_rows": max_train_rows,
             "threads": threads,
+            "device": device,
         }
         run_config = load_run_config(config, overrides)
         name = out_name or f"{run_config.variant}_{snapshot[:8]}_seed{run_config.seed}"

@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import time
@@ -42,6 +41,7 @@ from featurestore.api import (
 )
 from featurestore.errors import FeatureStoreError
 from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS, contract_hashes
+from schemas.hashing import sha256_hex
 from train.app.verify_report import write_report
 from train.evaluation.parity import ParityConfig, check_parity
 from train.evaluation.replay import ReplayConfig, replay_snapshot
@@ -146,7 +146,7 @@ def verify_fullyear(
     for variant in ("v10_ctx", "v10"):
         run_config = dataclasses.replace(config.training, variant=variant, splits=splits)
         text = json.dumps(run_config.to_dict(), sort_keys=True, default=str)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        digest = sha256_hex(text.encode())[:8]
         name = f"verify_{variant}_{checked.snapshot_id[:12]}_{digest}"
         with stage(f"train {variant}"):
             bundles[variant] = _trained(store, checked.snapshot_id, run_config, name)

@@ -8,7 +8,6 @@ the same problems as warnings and returns `status="degraded"` so callers can see
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from torch import nn
 
 from featurestore.errors import FeatureStoreError
 from schemas.contract import CONTRACT, Contract, contract_hashes
+from schemas.hashing import file_sha256
 from train.fitting.base_model import load_base_model, save_base_model
 from train.fitting.dataset import input_names
 from train.fitting.model import ModelConfig, build_model
@@ -56,10 +56,6 @@ class LoadedBundle:
     metadata: dict[str, Any]
     status: str  # "ok" | "degraded"
     problems: tuple[str, ...]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -96,7 +92,7 @@ def save_bundle(
         for name, source in plots.items():
             shutil.copyfile(source, tmp / "plots" / name)
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
-        _write_json(tmp / LOCK, {str(p.relative_to(tmp)): _sha256(p) for p in files})
+        _write_json(tmp / LOCK, {str(p.relative_to(tmp)): file_sha256(p) for p in files})
         os.rename(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -148,7 +144,7 @@ def _lock_problems(path: Path) -> list[str]:
     problems += [
         f"file {name} changed after saving (sha256 differs)"
         for name in sorted(set(lock) & present)
-        if _sha256(path / name) != lock[name]
+        if file_sha256(path / name) != lock[name]
     ]
     return problems
 

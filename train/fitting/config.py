@@ -21,10 +21,10 @@ from typing import Any
 
 from featurestore.errors import InputError
 from train.fitting.base_model import BaseModelConfig
-from train.fitting.model import ModelConfig
+from train.fitting.model import VARIANTS, ModelConfig
 from train.fitting.splits import SplitConfig, TimeSplit
 
-VARIANTS = ("v10", "v10_ctx")
+DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class OptimConfig:
     early_stop_patience: int = 7
     max_train_rows: int | None = None  # cap for quick runs: the most recent rows of the training split
     threads: int | None = None  # torch intra-op threads; None = torch's default
+    device: str = "cpu"  # "cpu" or "cuda" (each torchrun rank takes its LOCAL_RANK's GPU)
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"[optim] device must be one of {', '.join(DEVICES)}, got {self.device!r}")
 
 
 def default_splits() -> SplitConfig:

@@ -13,6 +13,7 @@ batches are assembled without a per-sample Python loop.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -130,6 +131,10 @@ class Batch:
     ctx_cont: torch.Tensor
     regime: torch.Tensor
     targets: torch.Tensor
+
+    def to(self, device: torch.device) -> Batch:
+        """The batch on `device` (a no-op where it already is)."""
+        return Batch(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
 
     def model_inputs(self, variant: str) -> dict[str, torch.Tensor]:
         return {"seq_x": self.seq_x, "snap_x": self.snap_x, **self.context_inputs(variant)}

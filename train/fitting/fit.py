@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -22,7 +23,8 @@ from torch import nn
 
 from featurestore.errors import FeatureStoreError
 from train.fitting.config import RunConfig
-from train.fitting.dataset import Tensors, gather, iterate_batches
+from train.fitting.dataset import Tensors, iterate_batches
+from train.fitting.inference import infer
 from train.fitting.model import build_model
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,6 @@ def multitask_loss(
     return weights[0] * direction + weights[1] * early + weights[2] * quality
 
 
-@torch.no_grad()
 def evaluate_loss(
     model: nn.Module,
     tensors: Tensors,
@@ -69,15 +70,10 @@ def evaluate_loss(
     batch_size: int = 2048,
 ) -> tuple[float, np.ndarray]:
     """Mean loss over `idx` and the direction probabilities (restores train mode afterwards)."""
-    was_training = model.training
-    model.eval()
     total, probs = 0.0, []
-    for start in range(0, len(idx), batch_size):
-        batch = gather(tensors, idx[start : start + batch_size])
-        out = model(**batch.model_inputs(variant))
+    for batch, out in infer(model, tensors, idx, variant, batch_size):
         total += float(multitask_loss(out, batch.targets, weights)) * len(batch.targets)
-        probs.append(torch.sigmoid(out["direction_logit"].squeeze(-1)).numpy())
-    model.train(was_training)
+        probs.append(torch.sigmoid(out["direction_logit"].squeeze(-1)).cpu().numpy())
     return total / max(len(idx), 1), np.concatenate(probs) if probs else np.empty(0)
 
 
@@ -101,9 +97,13 @@ def fit(
     """
     set_seed(config.seed)
     variant, optim = config.variant, config.optim
-    model: nn.Module = build_model(config.model_config)
+    device = training_device(config.optim.device)
+    model: nn.Module = build_model(config.model_config).to(device)
     rank, world = _rank_world()
-    trained: nn.Module = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    trained: nn.Module = model
+    if world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        trained = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     opt = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
     schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=optim.plateau_factor, patience=optim.plateau_patience
@@ -118,6 +118,7 @@ def fit(
         order = idx["train"][torch.randperm(len(idx["train"]), generator=generator)]
         order = order[: len(order) - len(order) % world][rank::world]  # equal batch counts on every rank
         for step, batch in enumerate(iterate_batches(train, order, optim.batch_size, shuffle=False), start=1):
+            batch = batch.to(device)
             loss = multitask_loss(trained(**batch.model_inputs(variant)), batch.targets, optim.loss_weights)
             if not torch.isfinite(loss):
                 raise TrainingFailed(f"non-finite loss {float(loss)} at epoch {epoch}, step {step}")
@@ -154,4 +155,18 @@ def fit(
             result.stopped_early = True
             break
     model.load_state_dict(best_state)
+    result.model = model.to("cpu")  # bundles, metrics and serving run on the CPU copy
     return result
+
+
+def training_device(name: str) -> torch.device:
+    """The device of `[optim] device`: "cpu", or "cuda" (the local rank's GPU under torchrun).
+
+    Raises:
+        ValueError: "cuda" without a usable GPU.
+    """
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError(f"[optim] device = {name!r}, but no CUDA device is available: use device = 'cpu'")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))

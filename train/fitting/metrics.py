@@ -11,25 +11,21 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 from torch import nn
 
-from train.fitting.dataset import Tensors, gather
+from train.fitting.dataset import Tensors
+from train.fitting.inference import infer
 
 EPS = 1e-7
 
 
-@torch.no_grad()
 def predict(
     model: nn.Module, tensors: Tensors, idx: torch.Tensor, variant: str, batch_size: int = 2048
 ) -> dict[str, np.ndarray]:
     """Probabilities of both binary heads and the quality score for rows `idx`."""
-    was_training = model.training
-    model.eval()
     parts: dict[str, list[np.ndarray]] = {"direction": [], "early_move": [], "quality": []}
-    for start in range(0, len(idx), batch_size):
-        out = model(**gather(tensors, idx[start : start + batch_size]).model_inputs(variant))
-        parts["direction"].append(torch.sigmoid(out["direction_logit"]).squeeze(-1).numpy())
-        parts["early_move"].append(torch.sigmoid(out["early_move_logit"]).squeeze(-1).numpy())
-        parts["quality"].append(out["quality"].squeeze(-1).numpy())
-    model.train(was_training)
+    for _, out in infer(model, tensors, idx, variant, batch_size):
+        parts["direction"].append(torch.sigmoid(out["direction_logit"]).squeeze(-1).cpu().numpy())
+        parts["early_move"].append(torch.sigmoid(out["early_move_logit"]).squeeze(-1).cpu().numpy())
+        parts["quality"].append(out["quality"].squeeze(-1).cpu().numpy())
     return {k: np.concatenate(v) if v else np.empty(0) for k, v in parts.items()}
 
 

@@ -62,7 +62,6 @@ class Normalization:
         values = frame.select(list(names)).to_numpy().astype(np.float64, copy=False)
         return ((values - self.mean[pick]) / self.std[pick]).astype(np.float32)
 
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form; Python's float repr round-trips exactly, so nothing is lost."""
         return {

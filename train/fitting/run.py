@@ -68,18 +68,25 @@ def train_run(
     on_step: Callable[[int, int, int], None] | None = None,
 ) -> TrainResult:
     """Open the snapshot (verified), prepare, fit, evaluate against baselines and save the bundle."""
-    with _distributed():
+    with _distributed(config.optim.device):
         return _train_run(store, snapshot_id, config, out, on_stage, on_step)
 
 
+def process_group_backend(device: str) -> str:
+    """nccl only when the model trains on CUDA; gloo on CPU (even where a GPU exists)."""
+    return "nccl" if device == "cuda" else "gloo"
+
+
 @contextlib.contextmanager
-def _distributed() -> Iterator[None]:
-    """Join the torchrun process group when launched by torchrun (gloo on CPU, nccl on GPU)."""
+def _distributed(device: str) -> Iterator[None]:
+    """Join the torchrun process group when launched by torchrun (`process_group_backend`)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or torch.distributed.is_initialized():
         yield
         return
-    torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if device == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    torch.distributed.init_process_group(process_group_backend(device))
     try:
         yield
     finally:

@@ -196,3 +196,18 @@ def test_inspect_shows_metadata_and_verifies_files(bundles: dict[str, Path], tmp
     degraded = runner.invoke(app, ["inspect", str(copy), "--json"])
     payload = json.loads(degraded.stdout)
     assert payload["status"] == "degraded" and any("normalization.json" in p for p in payload["problems"])
+
+
+def test_torchrun_backend_follows_the_model_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    from train.fitting.fit import training_device
+    from train.fitting.run import process_group_backend
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert process_group_backend("cpu") == "gloo"  # a GPU in the machine is not a model on the GPU
+    assert process_group_backend("cuda") == "nccl"
+    assert training_device("cpu").type == "cpu"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA device is available"):
+        training_device("cuda")
+    with pytest.raises(ValueError, match="device must be one of cpu, cuda"):
+        load_run_config(None, {"device": "tpu"})
