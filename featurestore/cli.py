@@ -206,19 +206,26 @@ def snapshots_list(store: StoreOpt = None, as_json: JsonOpt = False, debug: Debu
     """All snapshots of the store, newest first."""
     from featurestore.report import snapshot_list
     from featurestore.snapshots import list_snapshots
+    from featurestore.status import snapshot_lineage
 
     def action() -> None:
-        manifests = list_snapshots(Store.at(store))
+        root = Store.at(store)
+        manifests = list_snapshots(root)
+        states = snapshot_lineage(root, manifests)
         if as_json:
             _emit_json(
                 {
                     "snapshots": [
-                        {k: m.get(k) for k in ("id", "symbol", "date_range", "created_at")} for m in manifests
+                        {
+                            **{k: m.get(k) for k in ("id", "symbol", "date_range", "created_at")},
+                            "lineage": state,
+                        }
+                        for m, state in zip(manifests, states, strict=True)
                     ]
                 }
             )
         else:
-            out.print(snapshot_list(manifests))
+            out.print(snapshot_list(manifests, states))
 
     _run(debug, action)
 
@@ -240,6 +247,29 @@ def snapshots_show(
             _emit_json(snap.manifest)
         else:
             out.print(snapshot_summary(snap.manifest))
+
+    _run(debug, action)
+
+
+@app.command()
+def status(
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Per symbol: materialized ranges with their contract and hash, stale or current and why, snapshots
+    and the bundles on each."""
+    from featurestore.report import status_tables
+    from featurestore.status import store_status
+
+    def action() -> None:
+        report = store_status(Store.at(store), symbol)
+        if as_json:
+            _emit_json(report)
+        else:
+            for table in status_tables(report):
+                out.print(table)
 
     _run(debug, action)
 

@@ -139,6 +139,7 @@ def materialize(
             hashes,
             table_hash(candles),
             contract.version,
+            _slice_bounds(candles, start, end, contract),
         )
     funnel = eligibility_funnel(tables["eligibility"], tables["labels"])
     return MaterializeResult(
@@ -251,6 +252,7 @@ def _write(
     hashes: tuple[str, str],
     fingerprint: str,
     contract_version: str,
+    slice_bounds: tuple[datetime, datetime, bool, bool],
 ) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
@@ -281,10 +283,22 @@ def _write(
                 datetime.now(UTC).replace(tzinfo=None),
             ],
         )
+        con.execute("INSERT INTO materialize_slices VALUES (?, ?, ?, ?, ?)", [run_id, *slice_bounds])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _slice_bounds(
+    candles: pa.Table, start: datetime, end: datetime, contract: Contract
+) -> tuple[datetime, datetime, bool, bool]:
+    """First and last bar of the slice read, and whether it lacked history or label margin (lineage)."""
+    stamps = candles.column("ts").to_numpy()
+    before = int((stamps < np.datetime64(start, "us")).sum())
+    after = int((stamps >= np.datetime64(end, "us")).sum())
+    first, last = (stamps[i].astype("datetime64[us]").item() for i in (0, -1))
+    return first, last, before < contract.warmup_bars, after < contract.label_margin_bars
 
 
 def read_blocked_intervals(path: Path) -> tuple[tuple[datetime, datetime], ...]:
