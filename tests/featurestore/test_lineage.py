@@ -208,3 +208,37 @@ def test_untraced_snapshots_are_shown_as_such(store: Store) -> None:
     status = json.loads(runner.invoke(app, ["status", "--json", "--store", str(store.root)]).output)
     (snap,) = status["symbols"]["XAUUSD"]["snapshots"]
     assert snap["state"] == "untraced" and "sealed before lineage" in snap["why"]
+
+
+def test_status_reports_current_stale_hash_and_stale_candles(
+    store: Store, candles: pl.DataFrame, tmp_path: Path
+) -> None:
+    edited = _edited_contract(tmp_path)
+    materialize(store, MaterializeConfig("XAUUSD", date(2025, 2, 3), date(2025, 2, 7)), contract=edited)
+    when = pl.col("ts").is_between(pl.datetime(2025, 3, 25, 10), pl.datetime(2025, 3, 25, 10, 10))
+    changed = candles.filter(when).with_columns(pl.col(c) * 1.002 for c in ("open", "high", "low", "close"))
+    ingest_file(
+        store,
+        write_mt5_tsv(changed, tmp_path / "changed.tsv"),
+        IngestOptions("XAUUSD", fmt="mt5", source_tz="EET", on_conflict="replace"),
+    )
+    materialize(store, MaterializeConfig("XAUUSD", date(2025, 3, 10), date(2025, 3, 14)))
+    result = runner.invoke(app, ["status", "--symbol", "XAUUSD", "--json", "--store", str(store.root)])
+    assert result.exit_code == 0, result.output
+    parts = json.loads(result.output)["symbols"]["XAUUSD"]["materialized"]
+    assert [(p["range"], p["state"]) for p in parts] == [
+        ("2025-02-03..2025-02-07", "stale"),
+        ("2025-02-08..2025-03-09", "stale"),
+        ("2025-03-10..2025-03-14", "current"),
+        ("2025-03-15..2025-03-28", "stale"),
+    ]
+    assert f"the contract in force (v1) has {contract_hashes()['full_contract_hash'][:16]}" in parts[0]["why"]
+    assert parts[0]["full_contract_hash"] == contract_hashes(edited)["full_contract_hash"]
+    for stale in (parts[1], parts[3]):
+        assert (
+            stale["why"].startswith("candles changed after run")
+            and "wrote 3 bar(s) 2025-03-25 10:00" in stale["why"]
+        )
+    assert parts[1]["run_id"] == parts[3]["run_id"] != parts[2]["run_id"]
+    text = runner.invoke(app, ["status", "--store", str(store.root)], env={"COLUMNS": "250"})
+    assert text.exit_code == 0 and "current" in text.output and "stale" in text.output
