@@ -87,12 +87,18 @@ def days_label(start: datetime, end: datetime) -> str:
     return f"{start.date().isoformat()}..{last.date().isoformat()}"
 
 
-def runs_of(con: duckdb.DuckDBPyConnection, symbol: str, timeframe: str) -> list[Run]:
-    """Every recorded run of the symbol and timeframe, in the order they ran."""
+def runs_of(
+    con: duckdb.DuckDBPyConnection, symbol: str, timeframe: str, version: str | None = None
+) -> list[Run]:
+    """Every recorded run of the symbol and timeframe (of one contract version), in the order they ran.
+
+    Each version's rows live in its own tables, so runs of different versions never overwrite each other.
+    """
     rows = con.execute(
         f"SELECT {_RUN_COLUMNS} FROM materialize_log l LEFT JOIN materialize_slices s USING (run_id) "
-        "WHERE l.symbol = ? AND l.timeframe = ? ORDER BY l.created_at, l.run_id",
-        [symbol, timeframe],
+        "WHERE l.symbol = ? AND l.timeframe = ? AND (? IS NULL OR l.sql_version = ?) "
+        "ORDER BY l.created_at, l.run_id",
+        [symbol, timeframe, version, version],
     ).fetchall()
     return [Run(*r[:10], bool(r[10]), bool(r[11])) for r in rows]
 
@@ -223,7 +229,7 @@ def check_lineage(
     from featurestore.snapshots import table_hash
 
     full_hash = contract_hashes(contract)["full_contract_hash"]
-    segments = coverage(runs_of(con, symbol, timeframe), start, end)
+    segments = coverage(runs_of(con, symbol, timeframe, contract.version), start, end)
     owners = [s.run.run_id for s in segments if s.run is not None]
     marks = stale_marks(con, owners)
     fingerprints: dict[str, str] = {}

@@ -144,14 +144,10 @@ def snapshot_list(manifests: list[dict[str, Any]], states: list[str]) -> Table:
 
 def status_tables(report: dict[str, Any]) -> list[Table]:
     """`fs status`: per symbol, its materialized parts and its snapshots, each with state and reason."""
-    contract = report["contract"]
+    versions = ", ".join(f"{v} {h['full_contract_hash'][:16]}" for v, h in report["contracts"].items())
     tables = []
     for symbol, body in report["symbols"].items():
-        parts = Table(
-            title=f"{symbol}: materialized (contract in force {contract['version']} "
-            f"{contract['full_contract_hash'][:16]})",
-            title_justify="left",
-        )
+        parts = Table(title=f"{symbol}: materialized (contracts in force: {versions})", title_justify="left")
         for column in ("range", "tf", "run", "version", "full_contract_hash", "state", "why"):
             parts.add_column(column)
         for p in body["materialized"]:

@@ -22,14 +22,14 @@ import duckdb
 from featurestore.lineage import Run, coverage, describe_marks, runs_of, stale_marks
 from featurestore.snapshots import list_snapshots
 from featurestore.store import Store
-from schemas.contract import CONTRACT, Contract, contract_hashes
+from schemas.contract import contract_hashes
+from schemas.versions import CONTRACTS, DEFAULT_VERSION
 
 UNTRACED = "sealed before lineage was recorded: the materialize runs behind its rows are unknown"
 
 
-def store_status(store: Store, symbol: str | None = None, *, contract: Contract = CONTRACT) -> dict[str, Any]:
+def store_status(store: Store, symbol: str | None = None) -> dict[str, Any]:
     """The status of every symbol of the store (or of `symbol`), as JSON-able data."""
-    hashes = contract_hashes(contract)
     with store.connect() as con:
         symbols = sorted(
             {r[0] for r in con.execute("SELECT DISTINCT symbol FROM materialize_log").fetchall()}
@@ -40,11 +40,12 @@ def store_status(store: Store, symbol: str | None = None, *, contract: Contract 
         runs = {(s, tf): runs_of(con, s, tf) for s, tf in _keys(con, symbols)}
         every = [r for rs in runs.values() for r in rs]
         marks = stale_marks(con, [r.run_id for r in every])
-    judge = _Judge(hashes["full_contract_hash"], contract.version, marks)
+    judge = _Judge(marks)
     bundles, unreadable = _bundles_by_snapshot(store)
     by_id = {r.run_id: r for r in every}
     report: dict[str, Any] = {
-        "contract": {"version": contract.version, **hashes},
+        "contracts": {v: contract_hashes(c) for v, c in CONTRACTS.items()},
+        "default_version": DEFAULT_VERSION,
         "symbols": {},
         "unreadable_bundles": unreadable,
     }
@@ -53,7 +54,11 @@ def store_status(store: Store, symbol: str | None = None, *, contract: Contract 
         for (sym, tf), rs in runs.items():
             if sym != name or not rs:
                 continue
-            span = coverage(rs, min(r.start for r in rs), max(r.end for r in rs))
+            span = [
+                seg
+                for version in sorted({r.sql_version for r in rs})
+                for seg in _span([r for r in rs if r.sql_version == version])
+            ]
             for seg in span:
                 if seg.run is None:
                     continue
@@ -92,9 +97,7 @@ def store_status(store: Store, symbol: str | None = None, *, contract: Contract 
     return report
 
 
-def snapshot_lineage(
-    store: Store, manifests: list[dict[str, Any]], contract: Contract = CONTRACT
-) -> list[str]:
+def snapshot_lineage(store: Store, manifests: list[dict[str, Any]]) -> list[str]:
     """The lineage state (current / stale / untraced) of each manifest, for `fs snapshots list`."""
     traced = [m for m in manifests if "lineage" in m]
     runs: dict[str, Run] = {}
@@ -104,22 +107,26 @@ def snapshot_lineage(
             for key in _keys(con, sorted({m["symbol"] for m in traced})):
                 runs.update({r.run_id: r for r in runs_of(con, *key)})
             marks = stale_marks(con, list(runs))
-    judge = _Judge(contract_hashes(contract)["full_contract_hash"], contract.version, marks)
+    judge = _Judge(marks)
     return [snapshot_state(m, runs, judge)[0] for m in manifests]
 
 
 class _Judge:
-    """Whether a run is current under the contract in force, and why not."""
+    """Whether a run is current under its version's contract in force, and why not."""
 
-    def __init__(self, full_hash: str, version: str, marks: dict[str, list[dict[str, Any]]]) -> None:
-        self.full_hash, self.version, self.marks = full_hash, version, marks
+    def __init__(self, marks: dict[str, list[dict[str, Any]]]) -> None:
+        self.marks = marks
+        self.hashes = {v: contract_hashes(c)["full_contract_hash"] for v, c in CONTRACTS.items()}
 
     def run(self, run: Run) -> tuple[str, str]:
         ran = f"run {run.run_id} ({run.created_at:%Y-%m-%d %H:%M} UTC)"
-        if run.full_contract_hash != self.full_hash:
+        now = self.hashes.get(run.sql_version)
+        if now is None:
+            return "stale", f"{ran} ran under contract {run.sql_version}, which this code does not know"
+        if run.full_contract_hash != now:
             return "stale", (
                 f"{ran} ran under {run.sql_version} full_contract_hash {run.full_contract_hash[:16]}; "
-                f"the contract in force ({self.version}) has {self.full_hash[:16]}"
+                f"the contract in force for {run.sql_version} has {now[:16]}"
             )
         if self.marks.get(run.run_id):
             return "stale", f"candles changed after {ran}: {describe_marks(self.marks[run.run_id])}"
@@ -137,6 +144,11 @@ def snapshot_state(manifest: dict[str, Any], runs: dict[str, Run], judge: _Judge
         if state != "current":
             return state, why
     return "current", ""
+
+
+def _span(runs: list[Run]) -> list:
+    """The parts of the runs' hull and their owners (one version's runs: they share tables)."""
+    return coverage(runs, min(r.start for r in runs), max(r.end for r in runs))
 
 
 def _keys(con: duckdb.DuckDBPyConnection, symbols: list[str]) -> list[tuple[str, str]]:

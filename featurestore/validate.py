@@ -26,11 +26,13 @@ import pyarrow as pa
 
 from featurestore.errors import FeatureStoreError, MaterializeError
 from featurestore.funnel import EligibilityFunnel, eligibility_funnel
-from featurestore.lineage import Run, Segment, check_lineage
+from featurestore.lineage import Run, Segment, check_lineage, coverage, runs_of
 from featurestore.snapshots import open_snapshot, snapshot_id, table_hash, write_snapshot
 from featurestore.sql_registry import load_sql_version
 from featurestore.store import Store, utc_day_range
-from schemas.contract import CONTRACT, Contract, contract_hashes
+from featurestore.versions import named_contract, stored_table
+from schemas.contract import Contract, contract_hashes
+from schemas.versions import DEFAULT_VERSION
 
 logger = logging.getLogger(__name__)
 TOOLS = ("duckdb", "polars", "pyarrow", "pandera", "great-expectations")
@@ -91,10 +93,13 @@ def validate(
     store: Store,
     config: ValidateConfig,
     *,
-    contract: Contract = CONTRACT,
+    contract: Contract | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> ValidateResult:
-    """Gate, snapshot and document the range. See the module docstring."""
+    """Gate, snapshot and document the range. See the module docstring.
+
+    `contract`: the contract to validate under; None: the version of the newest run behind the range.
+    """
     from validation.gate import validate_tables
 
     started = time.perf_counter()
@@ -102,6 +107,8 @@ def validate(
     start, end = utc_day_range(config.start, config.end)
     with store.connect() as con:
         stage("lineage")
+        if contract is None:
+            contract = _range_contract(con, config, start, end)
         _require_tables(con, contract)
         segments = check_lineage(
             con, config.symbol, config.timeframe, start, end, contract, _materialize_command(store, config)
@@ -135,11 +142,22 @@ def validate(
     )
 
 
+def _range_contract(con: Any, config: ValidateConfig, start: datetime, end: datetime) -> Contract:
+    """The registered contract of the newest materialize run owning part of the range (default if none)."""
+    owners = [s.run for s in coverage(runs_of(con, config.symbol, config.timeframe), start, end) if s.run]
+    if not owners:
+        return named_contract(DEFAULT_VERSION)
+    return named_contract(max(owners, key=lambda r: r.created_at).sql_version)
+
+
 def _require_tables(con: Any, contract: Contract) -> None:
     present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    missing = [t.name for t in contract.tables if t.name not in present]
+    missing = [stored_table(contract, t) for t in contract.tables if stored_table(contract, t) not in present]
     if missing:
-        raise MaterializeError(f"the store has no {', '.join(missing)} table: run `fs materialize` first")
+        raise MaterializeError(
+            f"the store has no {', '.join(missing)} table: "
+            f"run `fs materialize --contract {contract.version}` first"
+        )
 
 
 def _materialize_command(store: Store, config: ValidateConfig) -> str:
@@ -177,8 +195,9 @@ def _read_tables(
             f"no {config.timeframe} candles of {config.symbol} in {config.start}..{config.end}"
         )
     for table in contract.tables:
+        stored = stored_table(contract, table)
         tables[table.name] = con.sql(
-            f"SELECT * FROM {table.name} WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            f"SELECT * FROM {stored} WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts",
             params=[config.symbol, start, end],
         ).to_arrow_table()
     return tables

@@ -25,6 +25,11 @@ CONTRACT_V2 = Contract(
 )
 CONTRACTS: dict[str, Contract] = {c.version: c for c in (CONTRACT_V1, CONTRACT_V2)}
 NEWEST = max(CONTRACTS, key=lambda v: int(v.lstrip("v")))
+# What `fs materialize` uses when no --contract is given. It stays v1 while the trainer, replay and the
+# live cycle still build their inputs from v1's declarations (schemas.contract.CONTRACT): a v2 snapshot
+# would be refused by `train run` (clear error, nothing trained). It becomes NEWEST once they read the
+# version a snapshot or bundle names.
+DEFAULT_VERSION = "v1"
 
 
 class UnknownContractVersion(LookupError):

@@ -19,7 +19,7 @@ from featurestore.cli import app
 from featurestore.ingest import IngestOptions, ingest_file
 from featurestore.lineage import LineageError
 from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.snapshots import list_snapshots, open_snapshot
+from featurestore.snapshots import SnapshotError, list_snapshots, open_snapshot
 from featurestore.store import Store
 from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
 from featurestore.validate import ValidateConfig, validate
@@ -232,7 +232,9 @@ def test_status_reports_current_stale_hash_and_stale_candles(
         ("2025-03-10..2025-03-14", "current"),
         ("2025-03-15..2025-03-28", "stale"),
     ]
-    assert f"the contract in force (v1) has {contract_hashes()['full_contract_hash'][:16]}" in parts[0]["why"]
+    assert (
+        f"the contract in force for v1 has {contract_hashes()['full_contract_hash'][:16]}" in parts[0]["why"]
+    )
     assert parts[0]["full_contract_hash"] == contract_hashes(edited)["full_contract_hash"]
     for stale in (parts[1], parts[3]):
         assert (
@@ -242,3 +244,25 @@ def test_status_reports_current_stale_hash_and_stale_candles(
     assert parts[1]["run_id"] == parts[3]["run_id"] != parts[2]["run_id"]
     text = runner.invoke(app, ["status", "--store", str(store.root)], env={"COLUMNS": "250"})
     assert text.exit_code == 0 and "current" in text.output and "stale" in text.output
+
+
+def test_v2_materialize_and_validate_and_open_under_its_own_version(store: Store) -> None:
+    from schemas.versions import CONTRACT_V2
+
+    args = ["--date-range", RANGE, "--symbol", "XAUUSD", "--store", str(store.root)]
+    unknown = runner.invoke(app, ["materialize", *args, "--contract", "v9"])
+    assert (
+        unknown.exit_code == 1 and "unknown contract version 'v9'; this code knows v1, v2" in unknown.output
+    )
+    assert runner.invoke(app, ["materialize", *args, "--contract", "v2"]).exit_code == 0
+    sealed = runner.invoke(app, ["validate", *args, "--no-docs", "--json"])
+    assert sealed.exit_code == 0, sealed.output
+    snap_id = json.loads(sealed.output)["snapshot_id"]
+    snap = open_snapshot(store, snap_id, contract=None)
+    assert snap.contract is CONTRACT_V2 and snap.manifest["sql_version"] == "v2"
+    assert "realized_bps" in snap.table("labels").column_names
+    with pytest.raises(SnapshotError, match="holds contract v2 data and was opened under contract v1"):
+        open_snapshot(store, snap_id)
+    # v1's rows of the range live beside v2's and are still current: both versions seal, apart
+    v1 = validate(store, CONFIG, contract=CONTRACT)
+    assert v1.snapshot_id != snap_id and open_snapshot(store, v1.snapshot_id).manifest["sql_version"] == "v1"
