@@ -270,6 +270,29 @@ def snapshots_show(
 
 
 @app.command()
+def calibrate(
+    date_range: DateRangeOpt,
+    symbol: SymbolOpt,
+    contract: ContractOpt = None,
+    store: StoreOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Thresholds (atr_bucket, spread_bucket, trend) from the eligible rows of a calibration window, and the
+    class shares they give there, as JSON (see docs/contract_v2.md)."""
+    from featurestore.calibrate import calibrate as run_calibration
+    from featurestore.versions import named_contract
+    from schemas.versions import NEWEST
+
+    start, end = parse_date_range(date_range)
+
+    def action() -> None:
+        result = run_calibration(Store.at(store), symbol, start, end, named_contract(contract or NEWEST))
+        _emit_json(result.to_dict())
+
+    _run(debug, action)
+
+
+@app.command()
 def status(
     symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
     store: StoreOpt = None,
