@@ -30,12 +30,13 @@ from featurestore.online import featurize_window, lookback_groups, stored_candle
 from featurestore.pipeline import run_pipeline
 from featurestore.store import Store, utc_day_range
 from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS
-from train.bundle import LoadedBundle
-from train.dataset import join_tables
-from train.demo import run_full_demo
-from train.live import predict_latest, single_threaded
-from train.replay import ReplayConfig, load_bundle, replay_snapshot
-from train.scoring import HISTORY_BARS, score_frame
+from train.app.demo import run_full_demo
+from train.evaluation.replay import ReplayConfig, replay_snapshot
+from train.evaluation.replay_bundles import load_bundle
+from train.fitting.bundle import LoadedBundle
+from train.fitting.dataset import join_tables
+from train.serving.live import predict_latest, single_threaded
+from train.serving.scoring import HISTORY_BARS, score_frame
 
 logger = logging.getLogger("bench_replay")
 BATCH_TARGET_S, ONLINE_P99_TARGET_MS = 30.0, 50.0

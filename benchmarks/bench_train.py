@@ -23,12 +23,12 @@ import torch
 
 from featurestore.snapshots import list_snapshots, open_snapshot
 from featurestore.store import Store
-from train.base_model import BaseModelConfig
-from train.config import RunConfig
-from train.dataset import Batch, gather
-from train.fit import multitask_loss, set_seed
-from train.model import build_model
-from train.prepare import prepare
+from train.fitting.base_model import BaseModelConfig
+from train.fitting.config import RunConfig
+from train.fitting.dataset import Batch, gather
+from train.fitting.fit import multitask_loss, set_seed
+from train.fitting.model import build_model
+from train.fitting.prepare import prepare
 
 
 def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: Batch, variant: str) -> None:

@@ -15,9 +15,9 @@ from featurestore.materialize import MaterializeConfig, materialize
 from featurestore.store import Store
 from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
 from featurestore.validate import ValidateConfig, validate
-from train.bundle import LOCK, METADATA
-from train.config import load_run_config
-from train.run import train_run
+from train.fitting.bundle import LOCK, METADATA
+from train.fitting.config import load_run_config
+from train.fitting.run import train_run
 
 TINY = Path(__file__).with_name("tiny.toml")
 RANGE = (date(2025, 2, 3), date(2025, 6, 27))

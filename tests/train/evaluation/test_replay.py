@@ -1,0 +1,165 @@
+"""`train replay`: the batch perf summary, the A/B with a baseline, hash refusals, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import roc_auc_score
+from typer.testing import CliRunner
+
+from featurestore.snapshots import open_snapshot
+from featurestore.store import Store
+from tests.train.conftest import edited_bundle
+from train.app.cli import app
+from train.evaluation.replay import ReplayConfig, replay_online, replay_snapshot
+from train.evaluation.telemetry import IGNORES
+from train.fitting.bundle import BundleMismatch
+from train.fitting.dataset import snapshot_frame
+
+runner = CliRunner()
+PLOTS = {
+    "p_long_by_session.png",
+    "p_long_by_vol_regime.png",
+    "p_long_by_trend_regime.png",
+    "eligibility_funnel.png",
+    "p_long_ablation.png",
+}
+
+
+@pytest.fixture(scope="module")
+def replayed(snapshot_store: tuple[Path, str], bundles: dict[str, Path]):
+    root, snap = snapshot_store
+    return replay_snapshot(
+        Store.at(root), bundles["ctx_a"], snap, ReplayConfig(), baseline_path=bundles["plain"]
+    )
+
+
+def test_summary_counts_every_cycle_of_the_snapshot(snapshot_store: tuple[Path, str], replayed) -> None:
+    root, snap = snapshot_store
+    frame = snapshot_frame(open_snapshot(Store.at(root), snap))
+    funnel = replayed.summary["funnel"]
+    assert funnel["cycles"] == frame.height
+    assert funnel["eligible"] == int(frame["eligible"].sum())
+    assert funnel["hard_eligible"] == int((frame["status"] != "HARD_BLOCK").sum())
+    assert funnel["cycles"] >= funnel["hard_eligible"] >= funnel["eligible"] >= funnel["predicted"] > 0
+    assert funnel["invariant_holds"]
+    # every predicted cycle is eligible, has a finite p_long and sits in exactly one bucket per grouping
+    cycles = replayed.cycles
+    assert cycles.filter(pl.col("predicted") & ~pl.col("eligible")).is_empty()
+    assert np.isfinite(cycles.filter("predicted")["p_long"].to_numpy()).all()
+    assert cycles.filter(~pl.col("predicted"))["p_long"].is_nan().all()
+    for grouping in ("session", "vol_regime", "trend_regime"):
+        buckets = replayed.summary[f"p_long_by_{grouping}"]
+        assert sum(b["n"] for b in buckets.values()) == funnel["predicted"]
+    assert replayed.summary["p_long_by_session"]["ASIA"]["n"] == 0  # ASIA is a blocked session
+
+
+def test_report_files_hold_the_summary_and_the_plots(replayed) -> None:
+    files = {p.name for p in replayed.report_dir.iterdir()}
+    assert files == PLOTS | {"summary.json"}
+    stored = json.loads((replayed.report_dir / "summary.json").read_text())
+    assert stored["context_usage"]["verdict"] == replayed.summary["context_usage"]["verdict"]
+    assert stored["funnel"] == replayed.summary["funnel"]
+    for name in PLOTS:
+        assert (replayed.report_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_replay_reproduces_the_bundles_test_metrics(
+    snapshot_store: tuple[Path, str], bundles: dict[str, Path]
+) -> None:
+    """Replay scores bars exactly as training evaluated them: the test split's AUC comes out identical."""
+    root, snap = snapshot_store
+    meta = json.loads((bundles["ctx_a"] / "metadata.json").read_text())
+    first, last = (date.fromisoformat(x[:10]) for x in meta["split_ranges"]["test"])
+    result = replay_snapshot(Store.at(root), bundles["ctx_a"], snap, ReplayConfig(start=first, end=last))
+    frame = snapshot_frame(open_snapshot(Store.at(root), snap)).select("ts", "label_available", "y_direction")
+    cycles = result.cycles.join(frame, on="ts").filter(pl.col("predicted") & pl.col("label_available"))
+    stored = meta["metrics"]["test"]["direction"]
+    assert cycles.height == stored["n"]
+    auc = roc_auc_score(cycles["y_direction"].to_numpy(), cycles["p_long"].to_numpy())
+    assert auc == pytest.approx(stored["auc"], abs=1e-9)
+
+
+def test_baseline_is_replayed_side_by_side(replayed) -> None:
+    summary = replayed.summary
+    baseline = summary["baseline"]
+    assert baseline["bundle"]["variant"] == "v10" and baseline["funnel"] == summary["funnel"]
+    assert baseline["context_usage"]["verdict"] == IGNORES
+    assert "no ctx_cat/ctx_cont inputs" in baseline["context_usage"]["reason"]
+    assert baseline["context_usage"]["ablation_ctx_shuffled"]["max_abs_delta"] == 0.0
+    diff = summary["comparison"]["test_metric_diff_model_minus_baseline"]["direction"]["auc"]
+    expected = summary["test_metrics"]["direction"]["auc"] - baseline["test_metrics"]["direction"]["auc"]
+    assert diff == pytest.approx(expected)
+    assert set(summary["comparison"]["side_by_side"]) == {"model", "baseline"}
+
+
+def test_per_cycle_values_only_on_request(snapshot_store: tuple[Path, str], bundles: dict[str, Path]) -> None:
+    root, snap = snapshot_store
+    config = ReplayConfig(start=date(2025, 6, 2), end=date(2025, 6, 6), per_cycle=True)
+    result = replay_snapshot(Store.at(root), bundles["ctx_a"], snap, config)
+    eu = result.summary["p_long_by_session"]["EU"]
+    assert len(eu["values"]) == eu["n"] > 0
+    assert np.mean(eu["values"]) == pytest.approx(eu["mean"])
+    assert result.summary["range"][0].startswith("2025-06-02") and result.summary["range"][1] < "2025-06-07"
+
+
+def test_doctored_contract_hash_fails_replay_and_degrades_live(
+    snapshot_store: tuple[Path, str], bundles: dict[str, Path], tmp_path: Path
+) -> None:
+    root, snap = snapshot_store
+    doctored = edited_bundle(bundles["ctx_a"], tmp_path, full_contract_hash="f" * 64)
+    with pytest.raises(BundleMismatch, match="full_contract_hash is 'ffff"):
+        replay_snapshot(Store.at(root), doctored, snap, ReplayConfig())
+    live = replay_snapshot(Store.at(root), doctored, snap, ReplayConfig(load_mode="live"))
+    assert live.summary["degraded"] is True and live.summary["bundle"]["status"] == "degraded"
+    assert any("full_contract_hash" in p for p in live.summary["bundle"]["problems"])
+    assert live.summary["funnel"]["predicted"] > 0
+
+
+def test_cli_replay_json_exit_codes_and_degraded_marking(
+    snapshot_store: tuple[Path, str], bundles: dict[str, Path], tmp_path: Path
+) -> None:
+    root, snap = snapshot_store
+    base = ["replay", "--store", str(root), "--snapshot", snap, "--date-range", "2025-06-02..2025-06-13"]
+    ok = runner.invoke(app, [*base, "--bundle", "test_ctx_a", "--json"])
+    assert ok.exit_code == 0, ok.output
+    summary = json.loads(ok.stdout)
+    assert summary["context_usage"]["verdict"] in ("uses context", "ignores context")
+    shown = runner.invoke(app, [*base, "--bundle", "bundles/test_ctx_a", "--baseline", "test_plain"])
+    assert shown.exit_code == 0, shown.output
+    assert "Verdict: v10_ctx" in shown.output and "baseline (v10)" in shown.output
+    doctored = edited_bundle(bundles["ctx_a"], tmp_path, full_contract_hash="f" * 64)
+    refused = runner.invoke(app, [*base, "--bundle", str(doctored)])
+    assert refused.exit_code == 8 and "full_contract_hash" in refused.output
+    live = runner.invoke(app, [*base, "--bundle", str(doctored), "--mode", "live"])
+    assert live.exit_code == 0 and "DEGRADED" in live.output
+    missing = runner.invoke(app, [*base, "--bundle", "nope"])
+    assert missing.exit_code == 1 and "test_ctx_a" in missing.output  # lists the bundles there are
+    neither = runner.invoke(app, ["replay", "--store", str(root), "--bundle", "test_ctx_a"])
+    assert neither.exit_code == 2 and "--online" in neither.output
+
+
+def test_online_replay_scores_bar_by_bar_like_batch(
+    snapshot_store: tuple[Path, str], bundles: dict[str, Path]
+) -> None:
+    """One day featurized from the stored candles one bar at a time, against batch replay of the same day."""
+    root, snap = snapshot_store
+    config = ReplayConfig(start=date(2025, 6, 3), end=date(2025, 6, 3))
+    online = replay_online(Store.at(root), bundles["ctx_a"], config)
+    check = online.summary["online_vs_batch"]
+    assert (
+        online.summary["source"]["kind"] == "online"
+        and check["bars"] == online.summary["funnel"]["cycles"] > 0
+    )
+    assert check["same_bars_predicted"] and check["max_abs_diff_p_long"] <= 1e-6
+    batch = replay_snapshot(Store.at(root), bundles["ctx_a"], snap, config)
+    assert online.cycles["ts"].to_list() == batch.cycles["ts"].to_list()
+    assert online.cycles["reason"].to_list() == batch.cycles["reason"].to_list()
+    both = online.cycles.select("p_long").with_columns(batch=batch.cycles["p_long"]).drop_nans()
+    assert both.height == online.summary["funnel"]["predicted"] > 0
+    assert (both["p_long"] - both["batch"]).abs().max() <= 1e-6

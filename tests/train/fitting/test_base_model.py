@@ -1,0 +1,159 @@
+"""Base model: walk-forward out-of-fold predictions never see their own or later labels; JSON persistence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import train.fitting.base_model as base_model
+from train.fitting.base_model import (
+    BaseModelConfig,
+    fit_final,
+    fit_out_of_fold,
+    load_base_model,
+    predict,
+    save_base_model,
+)
+
+N, F, TRAIN_N, EMBARGO = 3_000, 10, 2_400, 30
+CONFIG = BaseModelConfig(n_estimators=20, n_jobs=2)
+NAT = np.datetime64("NaT", "us")
+
+
+def synthetic(seed: int = 7, signal: bool = True):
+    """Bars with gaps, labels of variable length (some unavailable), a learnable or a pure-noise target.
+
+    Column 0 is the row index, so a test can tell exactly which rows a model was trained on.
+    """
+    rng = np.random.default_rng(seed)
+    steps = rng.choice([5, 5, 5, 10, 60], size=N).astype("timedelta64[m]")
+    ts = (np.datetime64("2025-02-03T00:00", "us") + np.cumsum(steps)).astype("datetime64[us]")
+    X = rng.normal(size=(N, F))
+    X[:, 0] = np.arange(N)
+    score = X[:, 1] + 0.5 * X[:, 2] if signal else np.zeros(N)
+    y = (score + rng.normal(size=N) > 0).astype(np.float64)
+    span = rng.integers(1, 13, size=N)
+    last = np.minimum(np.arange(N) + span, N - 1)
+    t1 = ts[last] + np.timedelta64(5, "m")
+    unavailable = rng.random(N) < 0.05
+    y[unavailable], t1[unavailable] = np.nan, NAT
+    train_rows = np.arange(N) < TRAIN_N
+    usable = train_rows & ~unavailable & (rng.random(N) < 0.8)  # not every bar is eligible
+    return X, y, t1, ts, usable, train_rows
+
+
+def auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Mann-Whitney AUC (no ties in continuous scores)."""
+    ranks = np.empty(len(score))
+    ranks[np.argsort(score)] = np.arange(1, len(score) + 1)
+    pos = y == 1
+    return float((ranks[pos].sum() - pos.sum() * (pos.sum() + 1) / 2) / (pos.sum() * (~pos).sum()))
+
+
+def test_every_model_trained_only_on_rows_resolved_before_its_block_minus_embargo(monkeypatch):
+    X, y, t1, ts, usable, train_rows = synthetic()
+    trained_on: list[np.ndarray] = []
+    real_fit = base_model._fit
+
+    def recording_fit(X_rows, y_rows, config, names):
+        trained_on.append(X_rows[:, 0].astype(np.int64))
+        return real_fit(X_rows, y_rows, config, names)
+
+    monkeypatch.setattr(base_model, "_fit", recording_fit)
+    oof = fit_out_of_fold(X, y, t1, ts, usable, train_rows, EMBARGO, CONFIG)
+
+    assert len(trained_on) == CONFIG.n_folds - 1
+    for k, rows in enumerate(trained_on, start=1):
+        block = np.flatnonzero(oof.fold_of_row == k)
+        first = block[0]
+        assert usable[rows].all()
+        assert (t1[rows] < ts[first - EMBARGO]).all()
+        assert oof.fold_train_end[k] == t1[rows].max()
+        assert oof.fold_n_train[k] == len(rows)
+        # nothing usable that qualified was left out: the walk-forward uses all earlier resolved rows
+        eligible = np.flatnonzero(usable & (np.arange(N) < first) & (t1 < ts[first - EMBARGO]))
+        np.testing.assert_array_equal(np.sort(rows), eligible)
+
+    rng = np.random.default_rng(0)
+    predicted = np.flatnonzero(~np.isnan(oof.p))
+    for r in rng.choice(predicted, size=200, replace=False):
+        k = oof.fold_of_row[r]
+        assert oof.fold_train_end[k] < ts[r - EMBARGO]
+        assert oof.fold_start[k] <= ts[r]
+
+
+def test_block_layout_and_missing_predictions():
+    X, y, t1, ts, usable, train_rows = synthetic()
+    oof = fit_out_of_fold(X, y, t1, ts, usable, train_rows, EMBARGO, CONFIG)
+    sizes = np.bincount(oof.fold_of_row[oof.fold_of_row >= 0])
+    assert len(sizes) == CONFIG.n_folds and sizes.max() - sizes.min() <= 1
+    assert (np.diff(oof.fold_of_row[:TRAIN_N]) >= 0).all()  # consecutive blocks by time
+    assert (oof.fold_of_row[TRAIN_N:] == -1).all()
+    assert np.isnan(oof.p[oof.fold_of_row == 0]).all()
+    assert np.isnan(oof.p[TRAIN_N:]).all()
+    assert np.isfinite(oof.p[(oof.fold_of_row > 0)]).all()  # every bar of a later block, eligible or not
+    assert np.isnat(oof.fold_train_end[0]) and oof.fold_n_train[0] == 0
+    assert auc(y[usable & (oof.fold_of_row > 0)], oof.p[usable & (oof.fold_of_row > 0)]) > 0.6
+
+
+def test_out_of_fold_values_are_not_in_sample():
+    """On pure-noise labels, in-sample predictions look skilful (the seed's bug); out-of-fold ones do not."""
+    X, y, t1, ts, usable, train_rows = synthetic(signal=False)
+    oof = fit_out_of_fold(X, y, t1, ts, usable, train_rows, EMBARGO, CONFIG)
+    rows = usable & (oof.fold_of_row > 0)
+    in_sample = predict(fit_final(X, y, usable, CONFIG), X)
+    assert auc(y[rows], in_sample[rows]) > 0.7
+    assert abs(auc(y[rows], oof.p[rows]) - 0.5) < 0.06
+
+
+def test_fits_are_deterministic():
+    data = synthetic()
+    first = fit_out_of_fold(*data, EMBARGO, CONFIG)
+    second = fit_out_of_fold(*data, EMBARGO, CONFIG)
+    np.testing.assert_array_equal(first.p, second.p)
+    X, y, _, _, usable, _ = data
+    np.testing.assert_array_equal(
+        predict(fit_final(X, y, usable, CONFIG), X), predict(fit_final(X, y, usable, CONFIG), X)
+    )
+
+
+def test_save_and_load_round_trip_in_json(tmp_path):
+    X, y, _, _, usable, _ = synthetic()
+    names = [f"f{i}" for i in range(F)]
+    model = fit_final(X, y, usable, CONFIG, feature_names=names)
+    path = save_base_model(model, tmp_path / "base_model.json")
+    raw = path.read_bytes()
+    assert raw.lstrip()[:1] == b"{"  # a JSON document, not a pickle (which starts with 0x80)
+    document = json.loads(raw)
+    assert "learner" in document
+    assert document["learner"]["feature_names"] == names
+    loaded = load_base_model(path)
+    np.testing.assert_array_equal(predict(loaded, X, names), predict(model, X, names))
+    with pytest.raises(ValueError, match="must end in .json"):
+        save_base_model(model, tmp_path / "base_model.ubj")
+
+
+def test_predict_refuses_other_feature_order_or_width():
+    X, y, _, _, usable, _ = synthetic()
+    names = [f"f{i}" for i in range(F)]
+    model = fit_final(X, y, usable, CONFIG, feature_names=names)
+    swapped = names[:3] + [names[4], names[3]] + names[5:]
+    with pytest.raises(ValueError, match="position 3"):
+        predict(model, X, swapped)
+    with pytest.raises(ValueError, match="expects 10 features"):
+        predict(model, X[:, :9])
+
+
+def test_only_usable_rows_inside_the_training_span_train_and_they_need_labels():
+    X, y, t1, ts, usable, train_rows = synthetic()
+    span = train_rows & (np.arange(N) >= 300)  # labelled bars before and after the span must not train
+    everywhere = ~np.isnan(y)
+    np.testing.assert_array_equal(
+        fit_out_of_fold(X, y, t1, ts, everywhere, span, EMBARGO, CONFIG).p,
+        fit_out_of_fold(X, y, t1, ts, everywhere & span, span, EMBARGO, CONFIG).p,
+    )
+    bad = usable | (np.isnan(y) & train_rows)
+    with pytest.raises(ValueError, match="has no 0/1 label"):
+        fit_out_of_fold(X, y, t1, ts, bad, train_rows, EMBARGO, CONFIG)

@@ -1,0 +1,198 @@
+"""`train run` end to end on a tiny config: refusals, filter rates, determinism, bundle checks, no pickle."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from featurestore.snapshots import write_snapshot
+from featurestore.store import Store
+from tests.train.conftest import TINY, edited_bundle
+from train.app.cli import app
+from train.fitting.bundle import METADATA, BundleMismatch, load_entry_v10_bundle
+from train.fitting.config import load_run_config
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_run_reports_filter_rates_and_stores_them(snapshot_store: tuple[Path, str], tmp_path: Path) -> None:
+    root, snap = snapshot_store
+    result = runner.invoke(
+        app, ["run", "--snapshot", snap, "--config", str(TINY), "--out", "cli_run", "--store", str(root)]
+    )
+    assert result.exit_code == 0, result.output
+    for text in (
+        "Eligibility funnel",
+        "after HARD_SESSION_BLOCK",
+        "Trainer filters",
+        "Samples per split",
+        "Bundle:",
+    ):
+        assert text in result.output
+    meta = json.loads((root / "bundles" / "cli_run" / METADATA).read_text())
+    report = meta["eligibility_report"]
+    assert report["snapshot_funnel"]["reason_counts"]["HARD_SESSION_BLOCK"] > 0
+    assert report["samples"]["train"] > 0 and report["splits"]["train"]["purged"] >= 0
+    assert meta["feature_contract_hash"] == "93ab1d31534f2dc7" and meta["snapshot_id"] == snap
+    assert meta["full_contract_hash"] and meta["supports_context_features"] is True
+
+
+def test_refuses_unknown_modified_or_foreign_snapshots(
+    snapshot_store: tuple[Path, str], tmp_path: Path
+) -> None:
+    root, snap = snapshot_store
+    store = tmp_path / "store"
+    shutil.copytree(root, store)
+    args = ["run", "--config", str(TINY), "--store", str(store), "--out", "x"]
+    unknown = runner.invoke(app, [*args, "--snapshot", "0" * 20])
+    assert unknown.exit_code == 6 and "no snapshot 00000000000000000000" in unknown.output
+    parquet = store / "snapshots" / snap / "labels.parquet"
+    parquet.write_bytes(parquet.read_bytes() + b"\0")
+    modified = runner.invoke(app, [*args, "--snapshot", snap])
+    assert modified.exit_code == 6 and "labels.parquet was modified" in modified.output
+    manifest = json.loads((store / "snapshots" / snap / "manifest.json").read_text())
+    manifest.pop("files")
+    manifest["full_contract_hash"] = "f" * 64
+    write_snapshot(Store.at(store), "f" * 20, {"labels": __import__("pyarrow").table({"a": [1]})}, manifest)
+    foreign = runner.invoke(app, [*args, "--snapshot", "f" * 20])
+    assert foreign.exit_code == 6 and "built under full_contract_hash" in foreign.output
+    assert "Traceback" not in unknown.output + modified.output + foreign.output
+
+
+def test_same_seed_gives_identical_weights_and_metrics(bundles: dict[str, Path]) -> None:
+    a, b = (
+        load_file(str(bundles["ctx_a"] / "model.safetensors")),
+        load_file(str(bundles["ctx_b"] / "model.safetensors")),
+    )
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    meta_a, meta_b = (json.loads((bundles[k] / METADATA).read_text()) for k in ("ctx_a", "ctx_b"))
+    assert meta_a["metrics"] == meta_b["metrics"]
+    assert (bundles["ctx_a"] / "base_model.json").read_bytes() == (
+        bundles["ctx_b"] / "base_model.json"
+    ).read_bytes()
+
+
+def test_bundle_loads_in_replay_mode_and_holds_plots(bundles: dict[str, Path]) -> None:
+    loaded = load_entry_v10_bundle(bundles["ctx_a"], variant="v10_ctx", mode="replay")
+    assert loaded.status == "ok" and loaded.model is not None and not loaded.problems
+    assert (bundles["ctx_a"] / "plots" / "loss_curves.png").stat().st_size > 1000
+    assert (bundles["ctx_a"] / "plots" / "calibration.png").stat().st_size > 1000
+    plain = load_entry_v10_bundle(bundles["plain"], variant="v10", mode="replay")
+    assert not any("ctx" in name or "context" in name for name, _ in plain.model.named_parameters())
+
+
+@pytest.mark.parametrize(
+    ("variant", "changes", "expected"),
+    [
+        ("v10", {}, "variant is 'v10_ctx', expected 'v10'"),
+        ("v10_ctx", {"supports_context_features": False}, "supports_context_features is False"),
+        ("v10_ctx", {"snap_dim": 85}, "snap_dim is 85, expected 88"),
+        ("v10_ctx", {"seq_dim": 13}, "seq_dim is 13, expected 16"),
+        (
+            "v10_ctx",
+            {"feature_contract_hash": "0123456789abcdef"},
+            "feature_contract_hash is '0123456789abcdef'",
+        ),
+        ("v10_ctx", {"full_contract_hash": "0" * 64}, "full_contract_hash is '000"),
+    ],
+)
+def test_replay_refuses_and_live_degrades(
+    bundles: dict[str, Path], tmp_path: Path, variant: str, changes: dict, expected: str
+) -> None:
+    bundle = edited_bundle(bundles["ctx_a"], tmp_path, **changes) if changes else bundles["ctx_a"]
+    with pytest.raises(BundleMismatch, match=expected.replace("(", r"\(")):
+        load_entry_v10_bundle(bundle, variant=variant, mode="replay")
+    live = load_entry_v10_bundle(bundle, variant=variant, mode="live")
+    assert live.status == "degraded" and any(expected in p for p in live.problems)
+
+
+def test_any_changed_file_is_caught(bundles: dict[str, Path], tmp_path: Path) -> None:
+    for name in ("model.safetensors", "normalization.json", "base_model.json", "plots/calibration.png"):
+        copy = tmp_path / name.replace("/", "_")
+        shutil.copytree(bundles["ctx_a"], copy)
+        target = copy / name
+        target.write_bytes(target.read_bytes()[:-1] + bytes([target.read_bytes()[-1] ^ 1]))
+        with pytest.raises(BundleMismatch, match=f"file {name} changed after saving"):
+            load_entry_v10_bundle(copy, variant="v10_ctx", mode="replay")
+        assert load_entry_v10_bundle(copy, variant="v10_ctx", mode="live").status == "degraded"
+
+
+def test_reordered_inputs_are_caught(bundles: dict[str, Path], tmp_path: Path) -> None:
+    meta = json.loads((bundles["ctx_a"] / METADATA).read_text())
+    names = meta["input_names"]
+    names["snap"] = [names["snap"][1], names["snap"][0], *names["snap"][2:]]
+    bundle = edited_bundle(bundles["ctx_a"], tmp_path, input_names=names)
+    with pytest.raises(BundleMismatch, match="snap input order differs from the contract at position 0"):
+        load_entry_v10_bundle(bundle, variant="v10_ctx", mode="replay")
+
+
+def test_no_pickle_in_bundles_or_code(bundles: dict[str, Path]) -> None:
+    for path in bundles["ctx_a"].rglob("*"):
+        if path.is_file():
+            assert path.suffix in (".json", ".safetensors", ".png"), path
+            assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
+    banned = ("import pickle", "torch.save(", "torch.load(", "joblib", "cloudpickle", "dill")
+    for folder in ("train", "featurestore", "schemas", "validation"):
+        for source in (REPO / folder).rglob("*.py"):
+            text = source.read_text()
+            assert not any(b in text for b in banned), f"{source} uses a pickle-based API"
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_write_a_loadable_bundle(
+    snapshot_store: tuple[Path, str], tmp_path: Path
+) -> None:
+    """torch.distributed (gloo on CPU) with 2 ranks: one short epoch, one bundle, loadable in replay mode."""
+    import subprocess
+    import sys
+
+    root, snap = snapshot_store
+    config = tmp_path / "one_epoch.toml"
+    config.write_text(TINY.read_text().replace("epochs = 2", "epochs = 1"))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    done = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "-m", "train.app.cli", "run", "--snapshot", snap,
+         "--config", str(config), "--out", "ddp_test", "--store", str(root)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Bundle:") == 1
+    loaded = load_entry_v10_bundle(root / "bundles" / "ddp_test", variant="v10_ctx", mode="replay")
+    assert loaded.status == "ok" and len(json.loads((loaded.path / METADATA).read_text())["history"]) == 1
+
+
+def test_every_training_window_is_finite_without_a_row_cap(snapshot_store: tuple[Path, str]) -> None:
+    """Regression: the EMA channel needs 30 bars of base-model history, so the first windows of the first
+    out-of-fold block must not become samples (they once did and gave a NaN loss on a full run)."""
+    from featurestore.snapshots import open_snapshot
+    from train.fitting.dataset import gather
+    from train.fitting.prepare import prepare
+
+    root, snap = snapshot_store
+    config = load_run_config(TINY)
+    config = dataclasses.replace(config, optim=dataclasses.replace(config.optim, max_train_rows=None))
+    prepared = prepare(open_snapshot(Store.at(root), snap), config)
+    batch = gather(prepared.train_tensors, prepared.idx["train"])
+    assert len(prepared.idx["train"]) > 3000
+    assert torch.isfinite(batch.seq_x).all() and torch.isfinite(batch.snap_x).all()
+
+
+def test_inspect_shows_metadata_and_verifies_files(bundles: dict[str, Path], tmp_path: Path) -> None:
+    shown = runner.invoke(app, ["inspect", str(bundles["ctx_a"])])
+    assert shown.exit_code == 0, shown.output
+    for text in ("93ab1d31534f2dc7", "status", "ok", "Metrics (model vs baselines)", "Eligibility funnel"):
+        assert text in shown.output
+    copy = tmp_path / "changed"
+    shutil.copytree(bundles["ctx_a"], copy)
+    (copy / "normalization.json").write_text("{}")
+    degraded = runner.invoke(app, ["inspect", str(copy), "--json"])
+    payload = json.loads(degraded.stdout)
+    assert payload["status"] == "degraded" and any("normalization.json" in p for p in payload["problems"])

@@ -1,0 +1,184 @@
+"""The verify-fullyear report: report.json (everything), report.md (a readable document) and its PNGs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from featurestore.store import Store
+from train.evaluation.telemetry import GROUPINGS
+from train.fitting.run import SUMMARY_COLUMNS
+
+
+def write_report(store: Store, report: dict[str, Any], replay_dir: Path, bundles: dict[str, Path]) -> Path:
+    """Write the report into a new directory under the store's reports/ and return it."""
+    stamp = datetime.now().astimezone().strftime("%Y%m%dT%H%M%S")
+    out = store.reports_dir / f"verify-fullyear-{stamp}"
+    out.mkdir(parents=True, exist_ok=False)
+    for png in sorted(replay_dir.glob("*.png")):
+        shutil.copyfile(png, out / png.name)
+    for variant, bundle in bundles.items():
+        for png in sorted((bundle / "plots").glob("*.png")):
+            shutil.copyfile(png, out / f"{png.stem}_{variant}.png")
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(markdown(report, list(bundles)), encoding="utf-8")
+    return out
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    def line(cells: list[Any]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join(
+        [line(header), "|" + "|".join("---" for _ in header) + "|", *(line(row) for row in rows)]
+    )
+
+
+def _n(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def markdown(report: dict[str, Any], variants: list[str]) -> str:
+    replay = report["replay"]
+    verdict = replay["context_usage"]
+    ingest = report["data"]["ingest"]
+    parity = report["parity"]
+    parts = [
+        f"# Full-year verification: {'PASSED' if report['passed'] else 'FAILED'}",
+        f"Data: `{report['data']['file']}` ({ingest['symbol']} {ingest['timeframe']}, source zone "
+        f"{ingest['source_tz']}); usable days {report['data']['usable_days'][0]} .. "
+        f"{report['data']['usable_days'][1]}; snapshot `{report['validation']['snapshot_id']}`.",
+        f"**Verdict: {replay['bundle']['variant']} {verdict['verdict']}.** {verdict['reason']}.",
+        "## Invariants",
+        _table(
+            ["invariant", "result", "detail"],
+            [
+                [name, "pass" if i["passed"] else "**FAIL**", i["detail"]]
+                for name, i in report["invariants"].items()
+            ],
+        ),
+        "## Ingest and eligibility funnel",
+        _table(
+            ["rows read", "accepted", "rejected", "new", "first bar (UTC)", "last bar (UTC)"],
+            [
+                [
+                    _n(ingest["rows_read"]),
+                    _n(ingest["rows_accepted"]),
+                    _n(ingest["rows_rejected"]),
+                    _n(ingest["rows_new"]),
+                    ingest["first_ts"],
+                    ingest["last_ts"],
+                ]
+            ],
+        ),
+        _table(
+            ["stage", "rows left", "share of bars"],
+            [
+                [s["name"], _n(s["remaining"]), f"{s['share_of_bars']:.1%}"]
+                for s in report["materialize"]["funnel"]["stages"]
+            ],
+        ),
+        "## Validation and hashes",
+        f"Validation: {json.dumps(report['validation']['validation'], default=str)}",
+        _table(
+            ["where", "feature_contract_hash", "full_contract_hash"],
+            [
+                [where, h["feature_contract_hash"], f"`{h['full_contract_hash'][:16]}...`"]
+                for where, h in report["hashes"].items()
+            ],
+        ),
+        "## Training (model against baselines)",
+        "Splits: " + ", ".join(f"{k} {v[0]} .. {v[1]}" for k, v in report["splits"].items()) + ".",
+    ]
+    for variant, run in report["training"].items():
+        parts.append(f"### {variant} ({run['epochs_run']} epochs, bundle `{run['bundle']}`)")
+        parts.append(
+            _table(
+                ["split / head", *SUMMARY_COLUMNS.values()],
+                [[name, *(_n(m[k]) for k in SUMMARY_COLUMNS)] for name, m in run["summary"].items()],
+            )
+        )
+    parts.append(" ".join(f"![loss curves {v}](loss_curves_{v}.png)" for v in variants))
+    parts.append(" ".join(f"![calibration {v}](calibration_{v}.png)" for v in variants))
+    parts += _replay_section(replay)
+    parts += [
+        "## Online/offline parity",
+        f"{parity['bars']} random bars ({parity['predicted_bars']} predicted): "
+        f"{parity['feature_mismatches']} feature mismatches over {parity['feature_columns']} columns "
+        f"(max relative difference {parity['max_rel_diff_features']:.1e}, tolerance "
+        f"{parity['config']['feature_rtol']:g}); online p_long vs batch replay max |diff| "
+        f"{parity['max_abs_diff_p_long']:.1e} (tolerance {parity['config']['p_long_atol']:g}); "
+        f"{parity['predicted_status_differs']} bars predicted on one side only. Online cycle (featurize "
+        f"+ predict): median {parity['per_bar_ms']['median']:.0f} ms, "
+        f"p99 {parity['per_bar_ms']['p99']:.0f} ms.",
+        *(f"- {m}" for m in parity["first_mismatches"]),
+        "## Timings",
+        _table(["stage", "seconds"], [[k, f"{v:.1f}"] for k, v in report["timings_s"].items()]),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def _replay_section(replay: dict[str, Any]) -> list[str]:
+    funnel = replay["funnel"]
+    parts = [
+        "## Replay telemetry (batch, every bar of the snapshot)",
+        _table(
+            ["cycles", "hard-eligible", "eligible", "predicted", "eligible rate", "in-sample share"],
+            [
+                [
+                    _n(funnel["cycles"]),
+                    _n(funnel["hard_eligible"]),
+                    _n(funnel["eligible"]),
+                    _n(funnel["predicted"]),
+                    f"{funnel['eligible_rate']:.1%}",
+                    f"{replay['in_sample_share']:.0%}",
+                ]
+            ],
+        ),
+        "![eligibility funnel](eligibility_funnel.png)",
+    ]
+    summaries = {"model": replay, "baseline": replay["baseline"]}
+    for name in GROUPINGS:
+        rows = []
+        for bucket, d in replay[f"p_long_by_{name}"].items():
+            base = replay["baseline"][f"p_long_by_{name}"][bucket]
+            rows.append([bucket, _n(d["n"]), _n(d["mean"]), _n(d["std"]), _n(base["mean"]), _n(base["std"])])
+        parts += [
+            f"### p_long by {name.replace('_', ' ')}",
+            _table(["bucket", "n", "mean v10_ctx", "std v10_ctx", "mean v10", "std v10"], rows),
+            f"![p_long by {name}](p_long_by_{name}.png)",
+        ]
+    side = replay["comparison"]["side_by_side"]
+    keys = [k for k in side["model"] if k != "variant"]
+    parts += [
+        "### Context usage (A/B)",
+        _table(
+            ["", *(f"{r} ({s['variant']})" for r, s in side.items())],
+            [[k, *(_cell(side[r][k]) for r in side)] for k in keys],
+        ),
+        _table(
+            ["head", "AUC diff", "log loss diff", "Brier diff"],
+            [
+                [head, *(f"{d[k]:+.4f}" for k in ("auc", "log_loss", "brier"))]
+                for head, d in replay["comparison"]["test_metric_diff_model_minus_baseline"].items()
+            ],
+        ),
+        "Verdict per model: "
+        + "; ".join(
+            f"{r}: {s['context_usage']['verdict']} ({s['context_usage']['reason']})"
+            for r, s in summaries.items()
+        ),
+        "![p_long and the ablation](p_long_ablation.png)",
+    ]
+    return parts
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else _n(value)

@@ -1,0 +1,80 @@
+"""The perf summary of one bundle's replayed cycles: the eligibility funnel, the p_long distribution overall
+and by session / vol regime / trend regime, the context-usage verdict and the bundle's test metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from train.evaluation.telemetry import GROUPINGS, by_bucket, context_usage, cycle_funnel, distribution
+from train.fitting.bundle import LoadedBundle
+
+if TYPE_CHECKING:
+    from train.evaluation.replay import ReplayConfig
+
+
+def summarize(bundle: LoadedBundle, cycles: pl.DataFrame, config: ReplayConfig) -> dict[str, Any]:
+    """The perf summary of one bundle's cycles (see the module docstring)."""
+    meta = bundle.metadata
+    predicted = cycles.filter(pl.col("predicted"))
+    p = predicted["p_long"].to_numpy()
+    groups = {name: predicted[column].to_numpy() for name, (column, _) in GROUPINGS.items()}
+    funnel = cycle_funnel(
+        cycles["status"].to_numpy(),
+        cycles["reason"].to_numpy(),
+        cycles["eligible"].to_numpy(),
+        cycles["predicted"].to_numpy(),
+    )
+    ts = cycles["ts"]
+    summary: dict[str, Any] = {
+        "bundle": {
+            "path": str(bundle.path),
+            "variant": meta.get("variant"),
+            "snapshot_id": meta.get("snapshot_id"),
+            "load_mode": config.load_mode,
+            "status": bundle.status,
+            "problems": list(bundle.problems),
+            "feature_contract_hash": meta.get("feature_contract_hash"),
+            "full_contract_hash": meta.get("full_contract_hash"),
+        },
+        "degraded": bundle.status != "ok",
+        "range": [str(ts.min()), str(ts.max())],
+        "in_sample_share": _in_sample_share(meta, predicted["ts"]),
+        "funnel": funnel,
+        "p_long": distribution(p),
+        "p_xgb": distribution(predicted["p_xgb"].to_numpy()),
+        "non_finite_outputs": int((~np.isfinite(p)).sum()),
+    }
+    for name, (_, names) in GROUPINGS.items():
+        summary[f"p_long_by_{name}"] = by_bucket(p, groups[name], names, per_cycle=config.per_cycle)
+    summary["context_usage"] = context_usage(
+        p,
+        predicted["p_long_ctx_shuffled"].to_numpy(),
+        predicted["p_long_all_context_shuffled"].to_numpy(),
+        groups,
+        config.verdict,
+        has_ctx_inputs=bool(meta.get("supports_context_features")),
+    )
+    summary["test_metrics"] = _test_metrics(meta)
+    return summary
+
+
+def _in_sample_share(meta: dict[str, Any], ts: pl.Series) -> float:
+    """Share of predicted cycles inside the bundle's training split: those are not out-of-sample."""
+    train = meta.get("split_ranges", {}).get("train") or []
+    if len(train) != 2 or ts.is_empty():
+        return 0.0
+    lo, hi = (np.datetime64(x, "us") for x in train)
+    stamps = ts.cast(pl.Datetime("us")).to_numpy()
+    return float(((stamps >= lo) & (stamps <= hi)).mean())
+
+
+def _test_metrics(meta: dict[str, Any]) -> dict[str, Any]:
+    test = meta.get("metrics", {}).get("test", {})
+    return {
+        head: {k: test[head][k] for k in ("n", "auc", "log_loss", "brier")}
+        for head in ("direction", "early_move")
+        if head in test
+    }

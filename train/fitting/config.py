@@ -1,0 +1,142 @@
+"""The trainer's typed configuration: one frozen dataclass per concern, loaded from TOML.
+
+Usage::
+
+    config = load_run_config(Path("train.toml"), overrides={"epochs": 3, "variant": "v10"})
+
+Defaults are the seed's (DESIGN section 11). Unknown keys in a TOML file are refused, naming the file
+and the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from train.fitting.base_model import BaseModelConfig
+from train.fitting.model import ModelConfig
+from train.fitting.splits import SplitConfig, TimeSplit
+
+VARIANTS = ("v10", "v10_ctx")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimizer, schedule and stopping (DESIGN section 11)."""
+
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    grad_clip: float = 1.0
+    loss_weights: tuple[float, float, float] = (0.5, 0.3, 0.2)  # direction, early_move, quality
+    plateau_factor: float = 0.5
+    plateau_patience: int = 3
+    early_stop_patience: int = 7
+    max_train_rows: int | None = None  # cap for quick runs: the most recent rows of the training split
+    threads: int | None = None  # torch intra-op threads; None = torch's default
+
+
+def default_splits() -> SplitConfig:
+    """Train about Feb-Jul, validate on August, test on September-October 2025 (docs/trainer.md)."""
+    return SplitConfig(
+        train=TimeSplit("train", date(2025, 2, 1), date(2025, 7, 31)),
+        val=TimeSplit("val", date(2025, 8, 1), date(2025, 8, 31)),
+        test=TimeSplit("test", date(2025, 9, 1), date(2025, 10, 27)),
+        embargo_bars=30,
+    )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one `train run` needs besides the snapshot id."""
+
+    variant: str = "v10_ctx"
+    seed: int = 1337
+    splits: SplitConfig = field(default_factory=default_splits)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    base_model: BaseModelConfig = field(default_factory=BaseModelConfig)
+    model: ModelConfig | None = None  # None = the seed architecture for `variant`
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}: use one of {', '.join(VARIANTS)}")
+
+    @property
+    def model_config(self) -> ModelConfig:
+        if self.model is None:
+            return ModelConfig(variant=self.variant)
+        return dataclasses.replace(self.model, variant=self.variant)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["model"] = self.model_config.to_dict()
+        return out
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def _splits(values: dict[str, Any], where: str) -> SplitConfig:
+    base = default_splits()
+    parts = {}
+    for name in ("train", "val", "test"):
+        if name in values:
+            first, last = values.pop(name)
+            parts[name] = TimeSplit(name, date.fromisoformat(str(first)), date.fromisoformat(str(last)))
+        else:
+            parts[name] = getattr(base, name)
+    embargo = values.pop("embargo_bars", base.embargo_bars)
+    if values:
+        raise ValueError(
+            f"{where} [splits]: unknown key(s) {sorted(values)}; known: train, val, test, embargo_bars"
+        )
+    return SplitConfig(train=parts["train"], val=parts["val"], test=parts["test"], embargo_bars=embargo)
+
+
+def load_run_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a TOML file (optional) and apply CLI overrides (keys of RunConfig or OptimConfig).
+
+    Raises:
+        ValueError: unknown keys or invalid values, naming the file.
+    """
+    data: dict[str, Any] = {}
+    where = "defaults"
+    if path is not None:
+        where = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read the config: {exc}") from None
+    sections = {"splits", "optim", "base_model", "model"}
+    top = {k: v for k, v in data.items() if k not in sections}
+    optim = dict(data.get("optim", {}))
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        (top if key in ("variant", "seed") else optim)[key] = value
+    kwargs: dict[str, Any] = _build_top(top, where)
+    kwargs["optim"] = _build(OptimConfig, optim, f"{where} [optim]")
+    kwargs["splits"] = _splits(dict(data.get("splits", {})), where)
+    kwargs["base_model"] = _build(BaseModelConfig, dict(data.get("base_model", {})), f"{where} [base_model]")
+    if "model" in data:
+        kwargs["model"] = ModelConfig.from_dict(
+            {**data["model"], "variant": kwargs.get("variant", "v10_ctx")}
+        )
+    return RunConfig(**kwargs)
+
+
+def _build_top(top: dict[str, Any], where: str) -> dict[str, Any]:
+    unknown = sorted(set(top) - {"variant", "seed"})
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; top-level keys are variant and seed")
+    return dict(top)

@@ -1,0 +1,243 @@
+"""`train run`: from a verified snapshot to a bundle, in one function.
+
+Usage::
+
+    config = load_run_config(None, {"epochs": 3})
+    result = train_run(Store.at("./fsdata"), "4e8c2331...", config, out="v10ctx_demo")
+    result.bundle_path, result.metrics["test"]["direction"]["auc"]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import metadata as pkg_metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from featurestore.snapshots import open_snapshot
+from featurestore.store import Store
+from schemas.contract import contract_hashes
+from train.fitting.bundle import save_bundle
+from train.fitting.config import RunConfig
+from train.fitting.dataset import SNAP_FEATURES, input_names
+from train.fitting.fit import FitResult, fit
+from train.fitting.metrics import baselines, predict, split_metrics
+from train.fitting.plots import plot_calibration, plot_losses
+from train.fitting.prepare import Prepared, prepare
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    bundle_path: Path | None  # None on ranks other than 0 of a distributed run
+    snapshot_id: str
+    variant: str
+    filter_report: dict[str, Any]
+    metrics: dict[str, Any]
+    history: list[dict[str, float]]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bundle_path": str(self.bundle_path) if self.bundle_path else None,
+            "snapshot_id": self.snapshot_id,
+            "variant": self.variant,
+            "filter_report": self.filter_report,
+            "metrics": self.metrics,
+            "epochs_run": len(self.history),
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def train_run(
+    store: Store,
+    snapshot_id: str,
+    config: RunConfig,
+    out: str,
+    *,
+    on_stage: Callable[[str], None] | None = None,
+    on_step: Callable[[int, int, int], None] | None = None,
+) -> TrainResult:
+    """Open the snapshot (verified), prepare, fit, evaluate against baselines and save the bundle."""
+    with _distributed():
+        return _train_run(store, snapshot_id, config, out, on_stage, on_step)
+
+
+@contextlib.contextmanager
+def _distributed() -> Iterator[None]:
+    """Join the torchrun process group when launched by torchrun (gloo on CPU, nccl on GPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or torch.distributed.is_initialized():
+        yield
+        return
+    torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    try:
+        yield
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _train_run(
+    store: Store,
+    snapshot_id: str,
+    config: RunConfig,
+    out: str,
+    on_stage: Callable[[str], None] | None,
+    on_step: Callable[[int, int, int], None] | None,
+) -> TrainResult:
+    started = time.perf_counter()
+    stage = on_stage or (lambda _name: None)
+    if config.optim.threads:
+        torch.set_num_threads(config.optim.threads)
+    stage("open snapshot")
+    snapshot = open_snapshot(store, snapshot_id)
+    stage("base model (out-of-fold) and inputs")
+    prepared = prepare(snapshot, config)
+    for name, idx in prepared.idx.items():
+        if len(idx) == 0:
+            raise ValueError(
+                f"the {name} split has no samples: check the split dates against the snapshot range"
+            )
+    stage("train")
+    fitted = fit(prepared.train_tensors, prepared.eval_tensors, prepared.idx, config, on_step=on_step)
+    stage("evaluate")
+    metrics = _evaluate(prepared, fitted, config)
+    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    bundle_path = None
+    if rank == 0:
+        stage("save bundle")
+        bundle_path = _save(store, out, snapshot_id, snapshot.manifest, prepared, fitted, metrics, config)
+    return TrainResult(
+        bundle_path,
+        snapshot_id,
+        config.variant,
+        prepared.filter_report,
+        metrics,
+        fitted.history,
+        time.perf_counter() - started,
+    )
+
+
+def _evaluate(prepared: Prepared, fitted: FitResult, config: RunConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    evaluations = {}
+    for split in ("val", "test"):
+        idx = prepared.idx[split]
+        targets = prepared.eval_tensors.targets[idx].numpy()
+        out[split] = split_metrics(predict(fitted.model, prepared.eval_tensors, idx, config.variant), targets)
+        evaluations[split] = (prepared.eval_tensors.snap[idx, : len(SNAP_FEATURES)].numpy(), targets)
+    train_idx = prepared.idx["train"]
+    train_snap = prepared.train_tensors.snap[train_idx, : len(SNAP_FEATURES)].numpy()
+    out["baselines"] = baselines(
+        train_snap, prepared.train_tensors.targets[train_idx].numpy(), evaluations, config.seed
+    )
+    out["best_epoch"] = fitted.best_epoch
+    out["best_val_loss"] = fitted.best_val_loss
+    out["stopped_early"] = fitted.stopped_early
+    return out
+
+
+def _versions() -> dict[str, str | None]:
+    def version(name: str) -> str | None:
+        try:
+            return pkg_metadata.version(name)
+        except pkg_metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "python": platform.python_version(),
+        **{n: version(n) for n in ("torch", "xgboost", "numpy", "polars")},
+    }
+
+
+def _save(
+    store: Store,
+    out: str,
+    snapshot_id: str,
+    manifest: dict[str, Any],
+    prepared: Prepared,
+    fitted: FitResult,
+    metrics: dict[str, Any],
+    config: RunConfig,
+) -> Path:
+    model_config = config.model_config
+    names = input_names()
+    metadata = {
+        "variant": config.variant,
+        "supports_context_features": config.variant == "v10_ctx",
+        "seq_len": model_config.seq_len,
+        "seq_dim": len(names["seq"]),
+        "snap_dim": len(names["snap"]),
+        "ctx_cat_dim": len(names["ctx_cat"]) if config.variant == "v10_ctx" else 0,
+        "ctx_cont_dim": len(names["ctx_cont"]) if config.variant == "v10_ctx" else 0,
+        "ordered_ctx_cat_names": list(names["ctx_cat"]),
+        "ordered_ctx_cont_names": list(names["ctx_cont"]),
+        "input_names": {k: list(v) for k, v in names.items()},
+        **contract_hashes(),
+        "snapshot_id": snapshot_id,
+        "snapshot_range": manifest["date_range"],
+        "split_ranges": prepared.ranges,
+        "split_config": config.to_dict()["splits"],
+        "run_config": config.to_dict(),
+        "metrics": metrics,
+        "history": fitted.history,
+        "eligibility_report": prepared.filter_report,
+        "seed": config.seed,
+        "versions": _versions(),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        plots = {
+            "loss_curves.png": plot_losses(fitted.history, Path(tmp) / "loss_curves.png"),
+            "calibration.png": plot_calibration(
+                {split: metrics[split]["calibration_direction"] for split in ("val", "test")},
+                Path(tmp) / "calibration.png",
+            ),
+        }
+        return save_bundle(
+            store.bundles_dir / out,
+            fitted.model,
+            model_config,
+            prepared.base_model,
+            prepared.normalization,
+            metadata,
+            plots,
+        )
+
+
+# The headline columns of summary_metrics, with their display names (CLI and report tables).
+SUMMARY_COLUMNS = {
+    "auc": "AUC",
+    "log_loss": "log loss",
+    "brier": "Brier",
+    "prior_log_loss": "prior log loss",
+    "logistic_auc": "logistic AUC",
+    "logistic_log_loss": "logistic log loss",
+}
+
+
+def summary_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The headline numbers: AUC / log loss / Brier per split and head, next to the baselines."""
+    rows: dict[str, dict[str, float]] = {}
+    for split in ("val", "test"):
+        for head in ("direction", "early_move"):
+            model = metrics[split][head]
+            base = metrics["baselines"][split][head]
+            rows[f"{split} {head}"] = {
+                "auc": model["auc"],
+                "log_loss": model["log_loss"],
+                "brier": model["brier"],
+                "prior_log_loss": base["prior"]["log_loss"],
+                "logistic_auc": base["logistic"]["auc"],
+                "logistic_log_loss": base["logistic"]["log_loss"],
+            }
+    return rows
