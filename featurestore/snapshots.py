@@ -35,7 +35,10 @@ from schemas.versions import UnknownContractVersion, contract_for
 
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.sha256"
-SNAPSHOT_FORMAT = 1
+# 1: timestamps written as naive `timestamp[us]` (UTC wall time by convention only);
+# 2: written as `timestamp[us, tz=UTC]` (Parquet isAdjustedToUTC), so pandas and polars read them as UTC.
+SNAPSHOT_FORMAT = 2
+FORMATS = (1, 2)
 _ID = re.compile(r"^[0-9a-f]{20}$")
 _TMP_PREFIX = ".tmp-"
 
@@ -97,7 +100,7 @@ def write_snapshot(store: Store, snap_id: str, tables: dict[str, pa.Table], mani
         files = {}
         for name, table in tables.items():
             path = tmp / f"{name}.parquet"
-            pq.write_table(table, path, compression="zstd")
+            pq.write_table(_utc_annotated(table), path, compression="zstd")
             _fsync(path)
             files[path.name] = file_sha256(path)
         body = (
@@ -115,6 +118,26 @@ def write_snapshot(store: Store, snap_id: str, tables: dict[str, pa.Table], mani
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _utc_annotated(table: pa.Table) -> pa.Table:
+    """Every naive timestamp column as `timestamp[us, tz=UTC]` (the store holds UTC wall time)."""
+    fields = [
+        f.with_type(pa.timestamp("us", tz="UTC"))
+        if pa.types.is_timestamp(f.type) and f.type.tz is None
+        else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _naive_utc(table: pa.Table) -> pa.Table:
+    """The store's in-memory convention: naive UTC timestamps (format 2 files carry tz=UTC on disk)."""
+    fields = [
+        f.with_type(pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) and f.type.tz == "UTC" else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
 def remove_stale_temporaries(store: Store) -> None:
@@ -145,7 +168,7 @@ class Snapshot:
             raise SnapshotError(
                 f"snapshot {self.id} has no table {name!r}; it has {sorted(self.manifest['files'])}"
             )
-        return pq.read_table(self.path / f"{name}.parquet")
+        return _naive_utc(pq.read_table(self.path / f"{name}.parquet"))
 
 
 def open_snapshot(store: Store, snap_id: str, *, contract: Contract | None = CONTRACT) -> Snapshot:
@@ -171,6 +194,11 @@ def open_snapshot(store: Store, snap_id: str, *, contract: Contract | None = CON
             f"snapshot {snap_id}: {path / MANIFEST} was modified (its hash differs from {MANIFEST_HASH})"
         )
     manifest = json.loads(body)
+    if manifest.get("snapshot_format", 1) not in FORMATS:
+        raise SnapshotError(
+            f"snapshot {snap_id} has format {manifest.get('snapshot_format')}; this code reads formats "
+            f"{', '.join(map(str, FORMATS))}: use the code version that wrote it"
+        )
     on_disk = {p.name for p in path.iterdir()} - {MANIFEST, MANIFEST_HASH}
     if on_disk != set(manifest["files"]):
         raise SnapshotError(

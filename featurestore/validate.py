@@ -27,7 +27,7 @@ import pyarrow as pa
 from featurestore.errors import FeatureStoreError, MaterializeError
 from featurestore.funnel import EligibilityFunnel, eligibility_funnel
 from featurestore.lineage import Run, Segment, check_lineage, coverage, runs_of
-from featurestore.snapshots import open_snapshot, snapshot_id, table_hash, write_snapshot
+from featurestore.snapshots import SNAPSHOT_FORMAT, open_snapshot, snapshot_id, table_hash, write_snapshot
 from featurestore.sql_registry import load_sql_version
 from featurestore.store import Store, utc_day_range
 from featurestore.versions import named_contract, stored_table
@@ -208,7 +208,7 @@ def _content(
 ) -> dict[str, Any]:
     """Everything the snapshot's identity depends on: the runs behind its rows and their content."""
     return {
-        "snapshot_format": 1,
+        "snapshot_format": SNAPSHOT_FORMAT,
         "symbol": config.symbol,
         "timeframe": config.timeframe,
         "date_range": [config.start.isoformat(), config.end.isoformat()],
