@@ -1,4 +1,6 @@
-# One command sets everything up and runs the main job (`make demo`); one runs the tests (`make test`).
+# One command sets everything up and runs the main job (`make demo`); one runs the linter (layering
+# rules) and the tests (`make test`). `make demo DEMO_ARGS=--synthetic` runs the main job on the embedded
+# synthetic candles even where real data exists.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -14,9 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/train demo
+	$(BIN)/train demo $(DEMO_ARGS)
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 bench: setup

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from featurestore.demo import choose_demo_data
 from featurestore.online import featurize_window, lookback_groups, stored_candles
 from featurestore.pipeline import run_pipeline
 from featurestore.store import Store, utc_day_range
@@ -140,11 +141,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     store = Store.at(args.store)
-    demo = run_full_demo(store)
+    demo = run_full_demo(store, choose_demo_data(store))
     snapshot_id = demo.feature_store.validate.snapshot_id
     manifest = json.loads((store.snapshots_dir / snapshot_id / "manifest.json").read_text(encoding="utf-8"))
     bundle = Path(demo.bundle_path)
-    data = demo.feature_store.data_kind
+    data = demo.feature_store.data.kind
     if not args.skip_batch:
         row = batch(store, bundle, snapshot_id, args.repeats)
         sys.stdout.write(f"{data} batch replay: {json.dumps(row)}\n")

@@ -14,41 +14,35 @@ from typing import Annotated, Any
 import typer
 
 from featurestore.console import (
+    DEFAULT_SYMBOL,
+    BlockedOpt,
     DebugOpt,
     JsonOpt,
     StageProgress,
     StoreOpt,
+    SymbolOpt,
     SyntheticOpt,
+    cli_errors,
     out,
     parse_date_range,
-    print_error,
     print_warning,
-    setup_logging,
+    store_at,
 )
-from featurestore.errors import FeatureStoreError
-from featurestore.store import Store
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="XAUUSD feature store: ingest, materialize."
 )
 
 DateRangeOpt = Annotated[str, typer.Option(help="UTC days, inclusive: 2025-02-01..2025-10-27.")]
-SymbolOpt = Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")]
 ContractOpt = Annotated[
     str | None, typer.Option("--contract", help="Contract version (v1, v2); see README for the default.")
 ]
 
 
 def _run(debug: bool, action: Callable[[], Any]) -> Any:
-    """Run `action`, turning our errors into `Error: ...` and their exit code."""
-    setup_logging(debug)
-    try:
+    """Run `action` inside the one error layer of both CLIs (`featurestore.console.cli_errors`)."""
+    with cli_errors(debug):
         return action()
-    except FeatureStoreError as exc:
-        if debug:
-            raise
-        print_error(exc)
-        raise typer.Exit(exc.exit_code) from None
 
 
 def _emit_json(payload: dict[str, Any]) -> None:
@@ -58,7 +52,7 @@ def _emit_json(payload: dict[str, Any]) -> None:
 @app.command()
 def ingest(
     path: Annotated[Path, typer.Argument(help="Candle file: MT5 export, CSV, Parquet or OANDA v20 JSON.")],
-    symbol: SymbolOpt,
+    symbol: SymbolOpt = DEFAULT_SYMBOL,
     fmt: Annotated[
         str | None, typer.Option("--format", help="mt5, csv, parquet or oanda-json (default: detect).")
     ] = None,
@@ -105,7 +99,7 @@ def ingest(
         from featurestore.errors import RejectThresholdError
 
         try:
-            result = ingest_file(Store.at(store), path, options)
+            result = ingest_file(store_at(store), path, options)
         except RejectThresholdError as exc:
             _show(exc.result, as_json, ingest_summary)
             raise
@@ -117,11 +111,9 @@ def ingest(
 @app.command()
 def materialize(
     date_range: DateRangeOpt,
-    symbol: SymbolOpt,
+    symbol: SymbolOpt = DEFAULT_SYMBOL,
     timeframe: Annotated[str, typer.Option(help="Bar timeframe the contract is defined on.")] = "M5",
-    blocked: Annotated[
-        Path | None, typer.Option(help="CSV of start,end UTC intervals to block (HARD_KILLSWITCH).")
-    ] = None,
+    blocked: BlockedOpt = None,
     contract: ContractOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -140,7 +132,7 @@ def materialize(
         config = MaterializeConfig(symbol, start, end, timeframe, intervals)
         chosen = named_contract(contract or DEFAULT_VERSION)
         with StageProgress() as progress:
-            result = materialize(Store.at(store), config, contract=chosen, on_stage=progress.stage)
+            result = materialize(store_at(store), config, contract=chosen, on_stage=progress.stage)
         _show(result, as_json, materialize_summary)
 
     _run(debug, action)
@@ -154,21 +146,25 @@ def demo(
     debug: DebugOpt = False,
 ) -> None:
     """The main job on an embedded default: shared real data if present, else synthetic candles."""
-    from featurestore.demo import run_demo
+    from featurestore.demo import SYNTHETIC_NOTICE, choose_demo_data, run_demo
     from featurestore.report import ingest_summary, materialize_summary, validate_summary
 
     def action() -> None:
+        data = choose_demo_data(store_at(store), synthetic=synthetic)
+        if not as_json:
+            out.print(data.describe(), highlight=False)
         with StageProgress() as progress:
-            result = run_demo(Store.at(store), synthetic=synthetic, on_stage=progress.stage)
+            result = run_demo(store_at(store), data, on_stage=progress.stage)
         if as_json:
             _emit_json(result.to_dict())
             return
-        out.print(f"Demo on {result.data_kind} data: {result.source_file}", highlight=False)
         out.print(ingest_summary(result.ingest))
         out.print(materialize_summary(result.materialize))
         out.print(validate_summary(result.validate))
         for warning in (*result.ingest.warnings, *result.materialize.warnings):
             print_warning(warning)
+        if data.kind == "synthetic":
+            out.print(SYNTHETIC_NOTICE, highlight=False)
 
     _run(debug, action)
 
@@ -176,7 +172,7 @@ def demo(
 @app.command()
 def validate(
     date_range: DateRangeOpt,
-    symbol: SymbolOpt,
+    symbol: SymbolOpt = DEFAULT_SYMBOL,
     timeframe: Annotated[str, typer.Option(help="Bar timeframe of the materialized tables.")] = "M5",
     docs: Annotated[
         bool, typer.Option("--docs/--no-docs", help="Build Great Expectations data docs.")
@@ -202,7 +198,7 @@ def validate(
         chosen = named_contract(contract) if contract else None
         with StageProgress() as progress:
             result = validate(
-                Store.at(store),
+                store_at(store),
                 ValidateConfig(symbol, start, end, timeframe, docs),
                 contract=chosen,
                 on_stage=progress.stage,
@@ -227,7 +223,7 @@ def snapshots_list(store: StoreOpt = None, as_json: JsonOpt = False, debug: Debu
     from featurestore.status import snapshot_lineage
 
     def action() -> None:
-        root = Store.at(store)
+        root = store_at(store)
         manifests = list_snapshots(root)
         states = snapshot_lineage(root, manifests)
         if as_json:
@@ -260,7 +256,7 @@ def snapshots_show(
     from featurestore.snapshots import open_snapshot
 
     def action() -> None:
-        snap = open_snapshot(Store.at(store), snapshot_id, contract=None)
+        snap = open_snapshot(store_at(store), snapshot_id, contract=None)
         if as_json:
             _emit_json(snap.manifest)
         else:
@@ -272,7 +268,7 @@ def snapshots_show(
 @app.command()
 def calibrate(
     date_range: DateRangeOpt,
-    symbol: SymbolOpt,
+    symbol: SymbolOpt = DEFAULT_SYMBOL,
     contract: ContractOpt = None,
     store: StoreOpt = None,
     debug: DebugOpt = False,
@@ -286,7 +282,7 @@ def calibrate(
     start, end = parse_date_range(date_range)
 
     def action() -> None:
-        result = run_calibration(Store.at(store), symbol, start, end, named_contract(contract or NEWEST))
+        result = run_calibration(store_at(store), symbol, start, end, named_contract(contract or NEWEST))
         _emit_json(result.to_dict())
 
     _run(debug, action)
@@ -305,7 +301,7 @@ def status(
     from featurestore.status import store_status
 
     def action() -> None:
-        report = store_status(Store.at(store), symbol)
+        report = store_status(store_at(store), symbol)
         if as_json:
             _emit_json(report)
         else:
@@ -319,6 +315,7 @@ def status(
 def docs(
     snapshot_id: Annotated[str, typer.Argument(help="Snapshot id (see `fs snapshots list`).")],
     store: StoreOpt = None,
+    as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Print the path of the data docs page of a snapshot."""
@@ -327,13 +324,16 @@ def docs(
     from validation.data_docs import docs_page
 
     def action() -> None:
-        root = Store.at(store)
+        root = store_at(store)
         page = docs_page(root.validation_dir, check_id(snapshot_id))
         if page is None:
             raise FeatureStoreError(
                 f"no data docs for snapshot {snapshot_id}: run `fs validate` for its range"
             )
-        sys.stdout.write(f"{page}\n")
+        if as_json:
+            _emit_json({"snapshot_id": snapshot_id, "data_docs": str(page)})
+        else:
+            sys.stdout.write(f"{page}\n")
 
     _run(debug, action)
 

@@ -1,16 +1,33 @@
-"""What the `fs` and `train` command lines share: the consoles, the error line and the progress display."""
+"""What the `fs` and `train` command lines share: the consoles, the options every command takes, the one
+error layer (`cli_errors`) and the progress display.
+
+Usage::
+
+    @app.command()
+    def ingest(path: Path, store: StoreOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False):
+        with cli_errors(debug):
+            ...  # call one library function, print its summary
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import tomllib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from featurestore.errors import FeatureStoreError
+
+if TYPE_CHECKING:
+    from featurestore.store import Store
 
 out = Console()
 err = Console(stderr=True)
@@ -22,6 +39,49 @@ StoreOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 SyntheticOpt = Annotated[bool, typer.Option(help="Use synthetic candles even where real data exists.")]
+SymbolOpt = Annotated[str, typer.Option(help="Instrument symbol (the contract's instrument is XAUUSD).")]
+BlockedOpt = Annotated[
+    Path | None,
+    typer.Option("--blocked", help="CSV of start,end UTC intervals to block (HARD_KILLSWITCH)."),
+]
+DEFAULT_SYMBOL = "XAUUSD"
+USAGE = 2  # the EXIT_CODES entry for bad usage or unreadable input
+
+
+@contextlib.contextmanager
+def cli_errors(debug: bool) -> Iterator[None]:
+    """The one error layer of both CLIs: set up logging, then turn an error into `Error: <message>` on
+    stderr and its exit code (`featurestore.errors.EXIT_CODES`). `--debug` re-raises with the traceback.
+
+    Mapped: every `FeatureStoreError` (its class's `exit_code`), `OSError` on a file the user named, a
+    malformed TOML file and `ValueError` from checking the user's options (all `USAGE`, exit 2). Typer's
+    own usage errors and exits pass through unchanged.
+    """
+    setup_logging(debug)
+    try:
+        yield
+    except (FeatureStoreError, OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        if debug:
+            raise
+        print_error(_describe(exc))
+        raise typer.Exit(getattr(exc, "exit_code", USAGE)) from None
+
+
+def store_at(path: Path | None) -> Store:
+    """The store at `--store` (or FS_STORE, or ./fsdata); imported here so `--help` never loads DuckDB."""
+    from featurestore.store import Store
+
+    return Store.at(path)
+
+
+def _describe(exc: BaseException) -> str:
+    """The one-screen message: what, where and, for a file the system could not open, how to fix it."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return (
+            f"{exc.filename}: {exc.strerror or exc}\n"
+            "  how to fix: check the path given on the command line (or in the config file)"
+        )
+    return str(exc)
 
 
 def setup_logging(debug: bool) -> None:
@@ -43,7 +103,7 @@ def parse_date_range(text: str) -> tuple[date, date]:
 def print_error(exc: BaseException) -> None:
     """`Error: <message>` on stderr, the message printed verbatim (no markup, no traceback)."""
     err.print("Error:", style="bold red", end=" ")
-    err.print(str(exc), highlight=False, markup=False)
+    err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
 
 
 def print_warning(text: str) -> None:

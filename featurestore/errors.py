@@ -1,13 +1,29 @@
-"""Errors of the feature store. Each message says what went wrong, where, and how to fix it.
+"""Errors of the feature store and the trainer. Each message says what went wrong, where, and how to fix it.
 
-The CLI maps every `FeatureStoreError` to `Error: <message>` on stderr and a non-zero exit code;
-no traceback reaches the user unless `--debug` is given.
+Both command lines (`fs`, `train`) run every command inside `featurestore.console.cli_errors`, which maps
+each `FeatureStoreError` to `Error: <message>` on stderr and its class's exit code from `EXIT_CODES` (the
+table the README shows); no traceback reaches the user unless `--debug` is given.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+EXIT_CODES: dict[int, str] = {
+    0: "ok",
+    1: "error (training failed, materialization cannot run, a contract or SQL fault, ...)",
+    2: "bad usage or unreadable input: an option, a config value, a file or store that is not there",
+    3: "store busy: another process holds the DuckDB file",
+    4: "too many rejected rows (the good rows are still stored)",
+    5: "conflict with stored bars",
+    6: "snapshot missing, modified or foreign",
+    7: "validation failed (no snapshot written)",
+    8: "bundle mismatch or unreadable bundle",
+    9: "a verify-fullyear invariant failed",
+    10: "lineage: the range is not fully materialized from the stored candles under the contract in force "
+    "(run the `fs materialize` command the message names; nothing written)",
+}
 
 
 class FeatureStoreError(Exception):
@@ -22,8 +38,9 @@ class StoreBusyError(FeatureStoreError):
     exit_code = 3
 
 
-class SourceError(FeatureStoreError):
-    """A candle source cannot be read at all (file-level fault). Carries the file and line."""
+class InputError(FeatureStoreError):
+    """An input the user gave cannot be used: a file option, a config value, a store path. Carries the
+    file (and line when known), the reason and how to fix it."""
 
     exit_code = 2
 
@@ -36,6 +53,14 @@ class SourceError(FeatureStoreError):
         if fix:
             message += f"\n  how to fix: {fix}"
         super().__init__(message)
+
+
+class StoreMissingError(InputError):
+    """No store at the given path (nothing was ingested there)."""
+
+
+class SourceError(InputError):
+    """A candle source cannot be read at all (file-level fault). Carries the file and line."""
 
 
 class RejectThresholdError(FeatureStoreError):

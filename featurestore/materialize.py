@@ -28,7 +28,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from featurestore.errors import MaterializeError
+from featurestore.errors import InputError, MaterializeError
 from featurestore.funnel import EligibilityFunnel, eligibility_funnel
 from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
 from featurestore.snapshots import table_hash
@@ -305,10 +305,19 @@ def read_blocked_intervals(path: Path) -> tuple[tuple[datetime, datetime], ...]:
     """Read `start,end[,reason]` UTC rows (ISO 8601, a header line allowed) for HARD_KILLSWITCH.
 
     Raises:
+        InputError: the file cannot be read.
         MaterializeError: a row cannot be parsed or ends before it starts, naming file and line.
     """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            path,
+            f"cannot read the killswitch file ({getattr(exc, 'strerror', None) or exc})",
+            fix="pass --blocked a CSV of start,end UTC rows that exists and is readable",
+        ) from None
     intervals = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = [f.strip() for f in line.split(",")]
         if not line.strip() or (number == 1 and fields[0].lower() == "start"):
             continue

@@ -13,8 +13,8 @@ table groups of a call run side by side on a small thread pool, so a cycle waits
 
 Usage::
 
-    with store.connect(read_only=True) as con:
-        rows = featurize_at(con, "XAUUSD", datetime(2025, 9, 3, 14, 25))
+    candles = stored_candles(store, "XAUUSD", "M5", before=datetime(2025, 9, 3, 14, 30))
+    rows = featurize_latest(candles)
     rows["snap_features"]["rsi_14"], rows["eligibility"]["reason"]
 """
 
@@ -140,21 +140,3 @@ def stored_candles(store: Store, symbol: str, timeframe: str, *, before: datetim
             "ORDER BY ts",
             params=params,
         ).to_arrow_table()
-
-
-def featurize_at(
-    con: duckdb.DuckDBPyConnection,
-    symbol: str,
-    at: datetime,
-    *,
-    timeframe: str = "M5",
-    contract: Contract = CONTRACT,
-) -> dict[str, dict[str, Any]]:
-    """Read the last `warmup_bars + 1` stored candles with ts <= `at` and featurize the newest of them."""
-    candles = con.sql(
-        f"SELECT {', '.join(SLICE_COLUMNS)} FROM ("
-        f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles WHERE symbol = ? AND timeframe = ? AND ts <= ? "
-        "ORDER BY ts DESC LIMIT ?) ORDER BY ts",
-        params=[symbol, timeframe, at, contract.warmup_bars + 1],
-    ).to_arrow_table()
-    return featurize_latest(candles, contract=contract)

@@ -257,4 +257,10 @@ def _manifests(store: Store) -> Iterator[dict[str, Any]]:
         return
     for path in store.snapshots_dir.iterdir():
         if _ID.match(path.name) and (path / MANIFEST).is_file():
-            yield json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+            try:
+                yield json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise SnapshotError(
+                    f"{path / MANIFEST}, line {exc.lineno}: not valid JSON ({exc.msg}); the snapshot is "
+                    f"damaged.\n  how to fix: restore {path.name} from a backup or remove the folder"
+                ) from None

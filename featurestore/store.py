@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from featurestore.errors import StoreBusyError
+from featurestore.errors import StoreBusyError, StoreMissingError
 
 DEFAULT_STORE = "./fsdata"
 DB_FILE = "featurestore.duckdb"
@@ -140,10 +140,11 @@ class Store:
 
         Raises:
             StoreBusyError: another process holds the file.
+            StoreMissingError: `read_only` and there is no store at the root.
         """
         if read_only and not self.db_path.exists():
-            raise StoreBusyError(
-                f"no store at {self.root}: run `fs ingest` first (or pass --store / set FS_STORE)"
+            raise StoreMissingError(
+                self.root, "no store here", fix="run `fs ingest` first, or pass --store / set FS_STORE"
             )
         self.root.mkdir(parents=True, exist_ok=True)
         try:

@@ -40,7 +40,14 @@ GARCH_ALPHA, GARCH_BETA = 0.06, 0.92  # volatility clustering with a half-life o
 DAY_PHI, DAY_SIGMA = 0.8, 0.25  # persistent day-level vol regime (quiet weeks vs news weeks)
 JUMP_PROB = 0.0015  # ~1 jump per 3 trading days, 3-8 bar sigmas
 DRIFT_PER_BAR = math.log(3800.0 / 2625.0) / 60_000  # ~2600 -> ~3800 over 10 months (~60k bars)
-SPREAD_BPS, WIDE_PROB = 0.535, 0.28  # tight quote most of the time, wider in ~2 bars of 7
+# Spread: a floor in whole points per broker period (SPREAD_PERIOD_DAYS trading days), its bps drawn from
+# SPREAD_FLOOR_BPS at the period's first close; WIDE_PROB of bars quote wider, NEWS_PERIOD_SHARE of periods
+# are quoted wider throughout, SPIKE_PROB of bars spike; the thin UTC hours around the break are wider.
+SPREAD_FLOOR_BPS = (0.475, 0.60)
+SPREAD_PERIOD_DAYS = 10
+WIDE_PROB, NEWS_PERIOD_SHARE, SPIKE_PROB = 0.15, 0.15, 0.002
+THIN_HOURS = np.ones(24)
+THIN_HOURS[[23, 0, 1, 2]] = (1.1, 1.28, 1.28, 1.17)
 TICKVOL_SCALE = 180.0
 
 
@@ -179,24 +186,48 @@ def _log_path(
 
 
 def _spread_points(
-    close: np.ndarray, gap_before: np.ndarray, gap_after: np.ndarray, rng: np.random.Generator
+    ts: np.ndarray,
+    close: np.ndarray,
+    gap_before: np.ndarray,
+    gap_after: np.ndarray,
+    day_index: np.ndarray,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """Spread in points (0.01 USD): ~0.54 bps most of the time, wider at breaks and weekly opens.
+    """Spread in points (0.01 USD) as an MT5 broker quotes it: a floor in whole points, re-set now and then.
 
-    Real XAUUSD spreads are a tight floor plus occasional wider quotes (p90 ~1 bps); the bars
-    either side of the daily break widen, and the Sunday reopen quotes several bps wide.
+    The real 2025 file shows a floor of 15, then 18, then 20-22 points that the broker moves every few
+    weeks, so in bps the floor drifts with the price (0.45-0.6 bps) and some stretches sit below 0.5 bps.
+    On top of the floor: wider quotes in about one bar in seven, news stretches of days quoted wider
+    throughout (Jul-Sep in the real file), the thin hours around the daily break (UTC 23-02), the bars
+    either side of the break, the Sunday reopen several bps wide, and rare spikes.
     """
     n = len(close)
-    bps = SPREAD_BPS * np.exp(0.03 * rng.standard_normal(n))
-    bps *= np.where(rng.random(n) < WIDE_PROB, rng.uniform(1.15, 2.4, n), 1.0)
-    bps[gap_after > BAR_MINUTES * 2] *= 1.75
-    reopen = np.flatnonzero(gap_before > BAR_MINUTES * 2)
-    bps[reopen] *= 1.3
+    n_days = int(day_index[-1]) + 1
+    period_of_day = np.arange(n_days) // SPREAD_PERIOD_DAYS
+    n_periods = int(period_of_day[-1]) + 1
+    # Stratified draws (one per equal slice of the range, in random order) keep the share of tight and of
+    # news periods the same for every seed, so no seed can leave a spread bucket empty.
+    lo, hi = SPREAD_FLOOR_BPS
+    floor_bps = lo + (hi - lo) * (rng.permutation(n_periods) + rng.random(n_periods)) / n_periods
+    news = np.ones(n_periods)
+    is_news = rng.permutation(n_periods)[: round(NEWS_PERIOD_SHARE * n_periods)]
+    news[is_news] = rng.uniform(1.3, 1.7, len(is_news))
+    period = period_of_day[day_index]
+    first_bar = np.searchsorted(period, np.arange(n_periods))
+    floor_points = np.rint(floor_bps * close[np.minimum(first_bar, n - 1)] / 100)  # held fixed in points
+    points = floor_points[period] * news[period]
+    points *= np.where(rng.random(n) < WIDE_PROB, rng.uniform(1.1, 2.1, n), 1.0)
+    hours = ts.astype("datetime64[h]").astype(np.int64) % 24
+    points *= THIN_HOURS[hours]
+    points[gap_after > BAR_MINUTES * 2] *= 1.75
+    points[gap_before > BAR_MINUTES * 2] *= 1.3
+    points *= np.where(rng.random(n) < SPIKE_PROB, rng.uniform(2.5, 5.0, n), 1.0)
     weekly = np.flatnonzero(gap_before > 24 * 60)
-    bps[weekly] = SPREAD_BPS * rng.uniform(6.0, 10.0, len(weekly))
+    base = floor_points[period]
+    points[weekly] = base[weekly] * rng.uniform(6.0, 10.0, len(weekly))
     nxt = np.minimum(weekly + 1, n - 1)
-    bps[nxt] = SPREAD_BPS * rng.uniform(2.5, 4.0, len(weekly))
-    return np.maximum(np.rint(bps * BPS * close * 100), 1).astype(np.int64)
+    points[nxt] = base[nxt] * rng.uniform(2.5, 4.0, len(weekly))
+    return np.maximum(np.rint(points), 1).astype(np.int64)
 
 
 def _tick_volume(
@@ -240,7 +271,7 @@ def generate_candles(config: SyntheticConfig) -> pl.DataFrame:
             "low": low,
             "close": close,
             "tick_volume": _tick_volume(high, low, close, rng),
-            "spread_points": _spread_points(close, gap_before, gap_after, rng),
+            "spread_points": _spread_points(ts, close, gap_before, gap_after, day_index, rng),
         }
     )
 

@@ -8,7 +8,7 @@ from these declarations; nothing about a column is written down a second time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 DTYPES = ("str", "datetime", "bool", "int8", "int64", "float64")
@@ -64,7 +64,6 @@ class Table:
     description: str
     columns: tuple[Column, ...]
     grain: tuple[str, ...] = ("symbol", "ts")
-    checks: tuple[str, ...] = field(default_factory=tuple)
 
     def column(self, name: str) -> Column:
         for col in self.columns:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -140,10 +139,8 @@ def test_session_volatility_ordering(candles: pl.DataFrame) -> None:
     assert mean["OVERLAP"] > max(mean["EU"], mean["US"]) and min(mean["EU"], mean["US"]) > mean["ASIA"]
 
 
-def test_generation_is_fast() -> None:
-    began = time.perf_counter()
+def test_default_config_gives_a_year_of_m5_bars() -> None:
     frame = generate_candles(SyntheticConfig(seed=11))
-    assert time.perf_counter() - began < 2.0
     assert 55_000 <= len(frame) <= 65_000
 
 

@@ -22,6 +22,7 @@ from featurestore.snapshots import SnapshotError, list_snapshots, open_snapshot,
 from featurestore.store import Store
 from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
 from featurestore.validate import ValidateConfig, ValidationFailed, validate
+from tests.cli_checks import assert_exit
 
 START, END = date(2025, 2, 3), date(2025, 3, 28)
 CONFIG = ValidateConfig("XAUUSD", START, END, data_docs=False)
@@ -149,9 +150,7 @@ def test_cli_failure_exits_non_zero_and_prints_the_report(store: Store) -> None:
             str(store.root),
         ],
     )
-    assert result.exit_code == 7
-    assert "context.atr_bps: in_range" in result.output and "no snapshot was written" in result.output
-    assert "Traceback" not in result.output
+    assert_exit(result, 7, "context.atr_bps: in_range", "no snapshot was written")
 
 
 def test_tampering_is_refused_naming_the_file(store: Store) -> None:
@@ -232,4 +231,4 @@ def test_snapshots_list_show_and_docs_commands(store: Store) -> None:
     ):
         assert text in shown.output
     no_docs = runner.invoke(app, ["docs", snap.snapshot_id, "--store", str(store.root)])
-    assert no_docs.exit_code == 1 and "no data docs" in no_docs.output
+    assert_exit(no_docs, 1, "no data docs")

@@ -1,45 +1,49 @@
-"""The `train` command line: `train run --snapshot <id>` and `train inspect <bundle>`. Thin by design."""
+"""The `train` command line: `train run --snapshot <id>`, `replay`, `verify-fullyear`, `inspect`, `demo`.
+
+Thin by design: each command parses, calls one library function inside `cli_errors` (the error layer it
+shares with `fs`) and prints a summary. torch, pyarrow, DuckDB and GE are imported inside the commands, so
+`train --help` stays instant.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group
 from rich.table import Table
 
 from featurestore.console import (
+    DEFAULT_SYMBOL,
+    BlockedOpt,
     DebugOpt,
     JsonOpt,
     StageProgress,
     StoreOpt,
+    SymbolOpt,
     SyntheticOpt,
+    cli_errors,
     out,
     parse_date_range,
-    print_error,
-    setup_logging,
+    store_at,
 )
-from featurestore.errors import FeatureStoreError
-from featurestore.report import funnel_from_dict, funnel_table, key_value_table
-from featurestore.store import Store
+from featurestore.errors import InputError
+
+if TYPE_CHECKING:
+    from featurestore.api import Store
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Train ENTRY_V10 / ENTRY_V10_CTX from snapshots."
 )
 
 
-def _fail(debug: bool, exc: Exception, code: int) -> None:
-    if debug:
-        raise exc
-    print_error(exc)
-    raise typer.Exit(code) from None
-
-
 def filter_rates(report: dict[str, Any]) -> Group:
     """The snapshot's eligibility funnel and the trainer's own filters, as printed by `train run`."""
+    from featurestore.report import funnel_from_dict, funnel_table, key_value_table
+
     stages = Table(title="Trainer filters", title_justify="left")
     for column in ("stage", "rows left", "share of bars"):
         stages.add_column(column, justify="left" if column == "stage" else "right")
@@ -77,41 +81,34 @@ def run(
     debug: DebugOpt = False,
 ) -> None:
     """Train a model from a validated snapshot and write a bundle."""
-    setup_logging(debug)
-    from train.fitting.config import load_run_config
-    from train.fitting.fit import TrainingFailed
-    from train.fitting.run import summary_metrics, train_run
+    with cli_errors(debug):
+        from train.fitting.config import load_run_config
+        from train.fitting.run import summary_metrics, train_run
 
-    overrides = {
-        "variant": variant,
-        "seed": seed,
-        "epochs": epochs,
-        "max_train_rows": max_train_rows,
-        "threads": threads,
-    }
-    try:
+        overrides = {
+            "variant": variant,
+            "seed": seed,
+            "epochs": epochs,
+            "max_train_rows": max_train_rows,
+            "threads": threads,
+        }
         run_config = load_run_config(config, overrides)
-    except ValueError as exc:
-        _fail(debug, exc, 2)
-    name = out_name or f"{run_config.variant}_{snapshot[:8]}_seed{run_config.seed}"
-    try:
+        name = out_name or f"{run_config.variant}_{snapshot[:8]}_seed{run_config.seed}"
         with StageProgress() as progress:
             result = train_run(
-                Store.at(store), snapshot, run_config, name, on_stage=progress.stage, on_step=progress.step
+                store_at(store), snapshot, run_config, name, on_stage=progress.stage, on_step=progress.step
             )
-    except (FeatureStoreError, TrainingFailed, ValueError) as exc:
-        _fail(debug, exc, getattr(exc, "exit_code", 1))
-    if result.bundle_path is None:  # a torchrun rank other than 0: rank 0 reports
-        return
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
-        return
-    out.print(filter_rates(result.filter_report))
-    out.print(metrics_table(summary_metrics(result.metrics)))
-    out.print(
-        f"Bundle: {result.bundle_path}  ({len(result.history)} epochs, "
-        f"best {result.metrics['best_epoch']}, {result.seconds:.0f} s)"
-    )
+        if result.bundle_path is None:  # a torchrun rank other than 0: rank 0 reports
+            return
+        if as_json:
+            _emit_json(result.to_dict())
+            return
+        out.print(filter_rates(result.filter_report))
+        out.print(metrics_table(summary_metrics(result.metrics)))
+        out.print(
+            f"Bundle: {result.bundle_path}  ({len(result.history)} epochs, "
+            f"best {result.metrics['best_epoch']}, {result.seconds:.0f} s)"
+        )
 
 
 @app.command()
@@ -123,32 +120,34 @@ def demo(
 ) -> None:
     """The main job: ingest, materialize, validate (snapshot + data docs), a small training run, then a replay
     of every bar ending with the context-usage verdict."""
-    setup_logging(debug)
-    from featurestore.report import ingest_summary, materialize_summary, validate_summary
-    from train.app.demo import run_full_demo
-    from train.app.replay_view import replay_view
-    from train.fitting.fit import TrainingFailed
-    from train.fitting.run import summary_metrics
+    with cli_errors(debug):
+        from featurestore.demo import SYNTHETIC_NOTICE, choose_demo_data
+        from featurestore.report import ingest_summary, materialize_summary, validate_summary
+        from train.app.demo import run_full_demo
+        from train.app.replay_view import replay_view
+        from train.fitting.run import summary_metrics
 
-    try:
+        data = choose_demo_data(store_at(store), synthetic=synthetic)
+        if not as_json:
+            out.print(data.describe(), highlight=False)
         with StageProgress() as progress:
-            result = run_full_demo(
-                Store.at(store), synthetic=synthetic, on_stage=progress.stage, on_step=progress.step
-            )
-    except (FeatureStoreError, TrainingFailed, ValueError) as exc:
-        _fail(debug, exc, getattr(exc, "exit_code", 1))
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
-        return
-    fs = result.feature_store
-    out.print(f"Demo on {fs.data_kind} data: {fs.source_file}", highlight=False)
-    out.print(ingest_summary(fs.ingest))
-    out.print(materialize_summary(fs.materialize))
-    out.print(validate_summary(fs.validate))
-    out.print(metrics_table(summary_metrics(result.metrics)))
-    verb = "Trained" if result.bundle_created else "Existing"
-    out.print(f"{verb} bundle: {result.bundle_path}   (inspect it with: train inspect {result.bundle_path})")
-    out.print(replay_view(result.replay.summary, str(result.replay.report_dir)))
+            result = run_full_demo(store_at(store), data, on_stage=progress.stage, on_step=progress.step)
+        if as_json:
+            _emit_json(result.to_dict())
+            return
+        fs = result.feature_store
+        out.print(ingest_summary(fs.ingest))
+        out.print(materialize_summary(fs.materialize))
+        out.print(validate_summary(fs.validate))
+        out.print(metrics_table(summary_metrics(result.metrics)))
+        verb = "Trained" if result.bundle_created else "Existing"
+        out.print(
+            f"{verb} bundle: {result.bundle_path}   (inspect it with: train inspect {result.bundle_path})"
+        )
+        out.print(replay_view(result.replay.summary, str(result.replay.report_dir)))
+        out.print(data.describe(), highlight=False)
+        if data.kind == "synthetic":
+            out.print(SYNTHETIC_NOTICE, highlight=False)
 
 
 def _bundle_path(store: Store, given: Path) -> Path:
@@ -157,9 +156,11 @@ def _bundle_path(store: Store, given: Path) -> Path:
         if (candidate / "metadata.json").is_file():
             return candidate
     known = sorted(p.name for p in store.bundles_dir.glob("*") if (p / "metadata.json").is_file())
-    raise FeatureStoreError(
-        f"no bundle at {given} (looked in ., {store.root} and {store.bundles_dir}); "
-        f"bundles in this store: {', '.join(known) or 'none'} (train one with `train run`)"
+    raise InputError(
+        given,
+        f"no bundle here (looked in ., {store.root} and {store.bundles_dir})",
+        fix=f"pass a bundle directory or one of this store's bundles: {', '.join(known) or 'none'} "
+        "(train one with `train run`)",
     )
 
 
@@ -182,32 +183,29 @@ def replay(
     per_cycle: Annotated[
         bool, typer.Option("--per-cycle", help="Also write every cycle's p_long per bucket.")
     ] = False,
-    symbol: Annotated[str, typer.Option(help="Symbol for --online.")] = "XAUUSD",
-    blocked_intervals: Annotated[
-        Path | None, typer.Option(help="Killswitch intervals file for --online (as for fs materialize).")
-    ] = None,
+    symbol: SymbolOpt = DEFAULT_SYMBOL,
+    blocked: BlockedOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Evaluate every bar as a live cycle would; print the perf summary and the context-usage verdict."""
-    setup_logging(debug)
-    from featurestore.materialize import read_blocked_intervals
-    from train.app.replay_view import replay_view
-    from train.evaluation.replay import ReplayConfig, replay_online, replay_snapshot
-
     if (snapshot is None) == (not online):
-        _fail(debug, typer.BadParameter("give either --snapshot ID (batch) or --online --date-range"), 2)
+        raise typer.BadParameter("give either --snapshot ID (batch) or --online --date-range")
     start, end = parse_date_range(date_range) if date_range else (None, None)
-    the_store = Store.at(store)
-    try:
+    with cli_errors(debug):
+        from featurestore.api import read_blocked_intervals
+        from train.app.replay_view import replay_view
+        from train.evaluation.replay import ReplayConfig, replay_online, replay_snapshot
+
+        the_store = store_at(store)
         config = ReplayConfig(load_mode=mode, start=start, end=end, per_cycle=per_cycle)
         model = _bundle_path(the_store, bundle)
         base = _bundle_path(the_store, baseline) if baseline else None
+        intervals = read_blocked_intervals(blocked) if blocked else ()
         with StageProgress() as progress:
             progress.stage("replay: bar by bar" if online else "replay")
             if online:
-                intervals = read_blocked_intervals(blocked_intervals) if blocked_intervals else ()
                 result = replay_online(
                     the_store,
                     model,
@@ -219,12 +217,10 @@ def replay(
                 )
             else:
                 result = replay_snapshot(the_store, model, str(snapshot), config, baseline_path=base)
-    except (FeatureStoreError, ValueError) as exc:
-        _fail(debug, exc, getattr(exc, "exit_code", 2 if isinstance(exc, ValueError) else 1))
-    if as_json:
-        sys.stdout.write(json.dumps(result.summary, indent=2, default=str) + "\n")
-        return
-    out.print(replay_view(result.summary, str(result.report_dir)))
+        if as_json:
+            _emit_json(result.summary)
+            return
+        out.print(replay_view(result.summary, str(result.report_dir)))
 
 
 @app.command("verify-fullyear")
@@ -236,7 +232,7 @@ def verify_fullyear(
         str | None, typer.Option(help="Time zone of naive timestamps: IANA name (EET), offset or UTC.")
     ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="mt5, csv, parquet or oanda-json.")] = None,
-    symbol: Annotated[str, typer.Option(help="Instrument symbol.")] = "XAUUSD",
+    symbol: SymbolOpt = DEFAULT_SYMBOL,
     config: Annotated[
         Path | None, typer.Option(help="Training TOML (as for train run; its splits are replaced).")
     ] = None,
@@ -252,14 +248,13 @@ def verify_fullyear(
 ) -> None:
     """End to end on a year of candles: ingest, materialize, validate, train, replay, parity; exit 9 if an
     invariant fails. Writes a Markdown + JSON report with plots."""
-    setup_logging(debug)
-    from train.app.verify import VerifyConfig
-    from train.app.verify import verify_fullyear as run_verification
-    from train.evaluation.parity import ParityConfig
-    from train.fitting.config import load_run_config
-    from train.fitting.fit import TrainingFailed
+    with cli_errors(debug):
+        from featurestore.report import key_value_table
+        from train.app.verify import VerifyConfig
+        from train.app.verify import verify_fullyear as run_verification
+        from train.evaluation.parity import ParityConfig
+        from train.fitting.config import load_run_config
 
-    try:
         small = {"epochs": 3, "max_train_rows": 6000} if config is None else {}  # minutes on 2 cores
         given = {"epochs": epochs, "max_train_rows": max_train_rows, "seed": seed}
         training = load_run_config(config, {**small, **{k: v for k, v in given.items() if v is not None}})
@@ -271,69 +266,90 @@ def verify_fullyear(
             training=training,
             parity=ParityConfig(bars=parity_bars),
         )
-    except ValueError as exc:
-        _fail(debug, exc, 2)
-    try:
         with StageProgress() as progress:
-            result = run_verification(Store.at(store), verify_config, on_stage=progress.stage)
-    except (FeatureStoreError, TrainingFailed, ValueError) as exc:
-        _fail(debug, exc, getattr(exc, "exit_code", 1))
-    if as_json:
-        sys.stdout.write(json.dumps(result.report, indent=2, default=str) + "\n")
-        return
-    rows = {
-        name: ("pass: " if i["passed"] else "FAIL: ") + i["detail"] for name, i in result.invariants.items()
-    }
-    out.print(key_value_table("Invariants", rows))
-    for variant, run in result.report["training"].items():
-        out.print(f"{variant}:", highlight=False)
-        out.print(metrics_table(run["summary"]))
-    usage = result.report["replay"]["context_usage"]
-    out.print(f"Verdict: v10_ctx {usage['verdict']}: {usage['reason']}", highlight=False)
-    out.print(f"Report: {result.report_dir / 'report.md'}", highlight=False)
+            result = run_verification(store_at(store), verify_config, on_stage=progress.stage)
+        if as_json:
+            _emit_json(result.report)
+            return
+        rows = {
+            name: ("pass: " if i["passed"] else "FAIL: ") + i["detail"]
+            for name, i in result.invariants.items()
+        }
+        out.print(key_value_table("Invariants", rows))
+        for variant, run in result.report["training"].items():
+            out.print(f"{variant}:", highlight=False)
+            out.print(metrics_table(run["summary"]))
+        usage = result.report["replay"]["context_usage"]
+        out.print(f"Verdict: v10_ctx {usage['verdict']}: {usage['reason']}", highlight=False)
+        out.print(f"Report: {result.report_dir / 'report.md'}", highlight=False)
+
+
+INSPECT_KEYS = (
+    "variant",
+    "supports_context_features",
+    "seq_len",
+    "seq_dim",
+    "snap_dim",
+    "ctx_cat_dim",
+    "ctx_cont_dim",
+    "feature_contract_hash",
+    "full_contract_hash",
+    "snapshot_id",
+    "split_ranges",
+    "seed",
+    "eligibility_report",
+    "metrics",
+)
 
 
 @app.command()
 def inspect(
-    bundle: Annotated[Path, typer.Argument(help="Bundle directory, e.g. fsdata/bundles/<name>.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print metadata as JSON.")] = False,
+    bundle: Annotated[Path, typer.Argument(help="Bundle directory, or its name under the store's bundles/.")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Show a bundle's metadata, hashes, metrics and eligibility report, and verify its files."""
-    from train.fitting.bundle import METADATA, load_entry_v10_bundle
+    with cli_errors(debug):
+        from featurestore.report import key_value_table
+        from train.fitting.bundle import METADATA, BundleMismatch, load_entry_v10_bundle
+        from train.fitting.run import summary_metrics
 
-    try:
-        meta = json.loads((bundle / METADATA).read_text(encoding="utf-8"))
-        loaded = load_entry_v10_bundle(bundle, variant=meta["variant"], mode="live")
-    except (OSError, KeyError, json.JSONDecodeError, FeatureStoreError) as exc:
-        _fail(debug, FeatureStoreError(f"{bundle}: not a readable bundle ({exc})"), 1)
-    if as_json:
-        sys.stdout.write(
-            json.dumps(
-                {**meta, "status": loaded.status, "problems": list(loaded.problems)}, indent=2, default=str
+        path = _bundle_path(store_at(store), bundle)
+        try:
+            meta = json.loads((path / METADATA).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise BundleMismatch(path, [f"{METADATA} is not JSON (line {exc.lineno}: {exc.msg})"]) from None
+        missing = [key for key in INSPECT_KEYS if key not in meta]
+        if missing:
+            raise BundleMismatch(
+                path, [f"{METADATA} lacks {', '.join(missing)}: not a bundle of this trainer"]
             )
-            + "\n"
-        )
-        return
-    from train.fitting.run import summary_metrics
+        loaded = load_entry_v10_bundle(path, variant=meta["variant"], mode="live")
+        if as_json:
+            _emit_json({**meta, "status": loaded.status, "problems": list(loaded.problems)})
+            return
+        rows = {
+            "status": loaded.status + ("" if not loaded.problems else ": " + "; ".join(loaded.problems)),
+            "variant": meta["variant"],
+            "supports_context_features": meta["supports_context_features"],
+            "dims (seq / snap / ctx)": (
+                f"{meta['seq_len']}x{meta['seq_dim']} / {meta['snap_dim']} / "
+                f"{meta['ctx_cat_dim']}+{meta['ctx_cont_dim']}"
+            ),
+            "feature_contract_hash": meta["feature_contract_hash"],
+            "full_contract_hash": meta["full_contract_hash"],
+            "snapshot id": meta["snapshot_id"],
+            "splits": json.dumps(meta["split_ranges"]),
+            "seed": meta["seed"],
+        }
+        out.print(key_value_table(f"Bundle {path}", rows))
+        out.print(filter_rates(meta["eligibility_report"]))
+        out.print(metrics_table(summary_metrics(meta["metrics"])))
 
-    rows = {
-        "status": loaded.status + ("" if not loaded.problems else ": " + "; ".join(loaded.problems)),
-        "variant": meta["variant"],
-        "supports_context_features": meta["supports_context_features"],
-        "dims (seq / snap / ctx)": (
-            f"{meta['seq_len']}x{meta['seq_dim']} / {meta['snap_dim']} / "
-            f"{meta['ctx_cat_dim']}+{meta['ctx_cont_dim']}"
-        ),
-        "feature_contract_hash": meta["feature_contract_hash"],
-        "full_contract_hash": meta["full_contract_hash"],
-        "snapshot id": meta["snapshot_id"],
-        "splits": json.dumps(meta["split_ranges"]),
-        "seed": meta["seed"],
-    }
-    out.print(key_value_table(f"Bundle {bundle}", rows))
-    out.print(filter_rates(meta["eligibility_report"]))
-    out.print(metrics_table(summary_metrics(meta["metrics"])))
+
+def _emit_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from featurestore.demo import DemoResult, run_demo
-from featurestore.store import Store
+from featurestore.api import Store
+from featurestore.demo import DemoData, DemoResult, run_demo
 from train.evaluation.replay import ReplayConfig, ReplayResult, replay_snapshot
 from train.fitting.bundle import METADATA
 from train.fitting.config import load_run_config
@@ -42,12 +42,12 @@ class FullDemoResult:
 
 def run_full_demo(
     store: Store,
+    data: DemoData,
     *,
-    synthetic: bool = False,
     on_stage: Callable[[str], None] | None = None,
     on_step: Callable[[int, int, int], None] | None = None,
 ) -> FullDemoResult:
-    fs = run_demo(store, synthetic=synthetic, on_stage=on_stage)
+    fs = run_demo(store, data, on_stage=on_stage)
     snapshot_id = fs.validate.snapshot_id
     name = f"demo_v10_ctx_{snapshot_id[:12]}"
     bundle = store.bundles_dir / name

@@ -29,12 +29,18 @@ from typing import Any
 
 import numpy as np
 
+from featurestore.api import (
+    IngestOptions,
+    MaterializeConfig,
+    Store,
+    ValidateConfig,
+    ingest_file,
+    materialize,
+    open_snapshot,
+    stored_candles,
+    validate,
+)
 from featurestore.errors import FeatureStoreError
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.snapshots import open_snapshot
-from featurestore.store import Store
-from featurestore.validate import ValidateConfig, validate
 from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS, contract_hashes
 from train.app.verify_report import write_report
 from train.evaluation.parity import ParityConfig, check_parity
@@ -82,10 +88,7 @@ class VerifyResult:
 
 def usable_days(store: Store, symbol: str) -> tuple[date, date]:
     """The days whose bars have full history (warmup) and resolvable labels, from the stored candles."""
-    with store.connect(read_only=True) as con:
-        ts = con.sql(
-            "SELECT ts FROM candles WHERE symbol = ? AND timeframe = 'M5' ORDER BY ts", params=[symbol]
-        ).fetchnumpy()["ts"]
+    ts = stored_candles(store, symbol, "M5").column("ts").to_numpy()
     need = CONTRACT.warmup_bars + CONTRACT.label_margin_bars + 2 * 288
     if len(ts) < need:
         raise FeatureStoreError(

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from featurestore.store import Store
+from featurestore.api import Store
 from train.evaluation.telemetry import GROUPINGS
 from train.fitting.run import SUMMARY_COLUMNS
 

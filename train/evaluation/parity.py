@@ -21,9 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from featurestore.online import DECISION_TABLES, stored_candles
-from featurestore.snapshots import Snapshot
-from featurestore.store import Store, utc_day_range
+from featurestore.api import DECISION_TABLES, Snapshot, Store, stored_candles, utc_day_range
 from schemas.contract import CONTRACT
 from train.fitting.bundle import LoadedBundle
 from train.fitting.dataset import snapshot_frame

@@ -29,9 +29,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from featurestore.online import stored_candles
-from featurestore.snapshots import open_snapshot
-from featurestore.store import Store, utc_day_range
+from featurestore.api import Store, open_snapshot, stored_candles, utc_day_range
 from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS, contract_hashes
 from train.evaluation.comparison import compare
 from train.evaluation.replay_bundles import load_bundles

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from featurestore.store import Store
+from featurestore.api import Store
 from train.fitting.bundle import LoadedBundle
 
 

@@ -88,12 +88,8 @@ def save_bundle(
     tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
     (tmp / "plots").mkdir(parents=True)
     try:
-        hashes = {
-            "feature_contract_hash": metadata["feature_contract_hash"],
-            "full_contract_hash": metadata["full_contract_hash"],
-        }
         _write_json(tmp / CONFIG, config.to_dict())
-        save_model(model, str(tmp / WEIGHTS), metadata=hashes)
+        save_model(model, str(tmp / WEIGHTS))
         save_base_model(base_model, tmp / BASE_MODEL)
         _write_json(tmp / NORMALIZATION, normalization.to_dict())
         _write_json(tmp / METADATA, {**metadata, "schema_version": SCHEMA_VERSION})

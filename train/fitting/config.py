@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from featurestore.errors import InputError
 from train.fitting.base_model import BaseModelConfig
 from train.fitting.model import ModelConfig
 from train.fitting.splits import SplitConfig, TimeSplit
@@ -78,11 +81,62 @@ class RunConfig:
         return out
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a TOML value has the type a config field declares (int for float is fine; bool is not int)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arm) for arm in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, list | tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_fits(v, a) for v, a in zip(value, args, strict=True))
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True  # a type this checker does not know: the dataclass's own checks decide
+
+
+def check_types(cls: type, values: dict[str, Any], where: str) -> None:
+    """Refuse a value whose type differs from the field's, naming the file, section and key.
+
+    Raises:
+        ValueError: e.g. `tiny.toml [optim]: epochs must be int, got '3' (str); write epochs = 3`.
+    """
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        hint = hints.get(key)
+        if hint is not None and not _fits(value, hint):
+            raise ValueError(
+                f"{where}: {key} must be {_toml_name(hint)}, got {value!r} ({type(value).__name__}); "
+                f"how to fix: write {key} as {_toml_name(hint)}"
+            )
+
+
+def _toml_name(hint: Any) -> str:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_toml_name(a) for a in args)
+    if typing.get_origin(hint) is tuple:
+        n = "" if len(args) == 2 and args[1] is Ellipsis else f"{len(args)} "
+        return f"an array of {n}{_toml_name(args[0]).split(' ', 1)[1]}s"
+    names = {int: "an integer", float: "a number", str: "a string", bool: "a boolean (true/false)"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    check_types(cls, values, where)
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
@@ -91,11 +145,18 @@ def _splits(values: dict[str, Any], where: str) -> SplitConfig:
     parts = {}
     for name in ("train", "val", "test"):
         if name in values:
-            first, last = values.pop(name)
+            given = values.pop(name)
+            if not isinstance(given, list) or len(given) != 2:
+                raise ValueError(
+                    f"{where} [splits]: {name} must be [first, last] (two dates), got {given!r}; "
+                    f'write {name} = ["2025-02-01", "2025-07-31"]'
+                )
+            first, last = given
             parts[name] = TimeSplit(name, date.fromisoformat(str(first)), date.fromisoformat(str(last)))
         else:
             parts[name] = getattr(base, name)
     embargo = values.pop("embargo_bars", base.embargo_bars)
+    check_types(SplitConfig, {"embargo_bars": embargo}, f"{where} [splits]")
     if values:
         raise ValueError(
             f"{where} [splits]: unknown key(s) {sorted(values)}; known: train, val, test, embargo_bars"
@@ -107,7 +168,8 @@ def load_run_config(path: Path | None = None, overrides: dict[str, Any] | None =
     """Read a TOML file (optional) and apply CLI overrides (keys of RunConfig or OptimConfig).
 
     Raises:
-        ValueError: unknown keys or invalid values, naming the file.
+        InputError: the file cannot be read or is not TOML (exit 2).
+        ValueError: unknown keys, values of the wrong type or invalid values, naming the file and key.
     """
     data: dict[str, Any] = {}
     where = "defaults"
@@ -115,8 +177,18 @@ def load_run_config(path: Path | None = None, overrides: dict[str, Any] | None =
         where = str(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ValueError(f"{path}: cannot read the config: {exc}") from None
+        except OSError as exc:
+            raise InputError(
+                path,
+                f"cannot read the config ({exc.strerror or exc})",
+                fix="pass --config an existing TOML file",
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(
+                path,
+                f"not valid TOML: {exc}",
+                fix="see tests/train/tiny.toml for the format",
+            ) from None
     sections = {"splits", "optim", "base_model", "model"}
     top = {k: v for k, v in data.items() if k not in sections}
     optim = dict(data.get("optim", {}))
@@ -129,6 +201,7 @@ def load_run_config(path: Path | None = None, overrides: dict[str, Any] | None =
     kwargs["splits"] = _splits(dict(data.get("splits", {})), where)
     kwargs["base_model"] = _build(BaseModelConfig, dict(data.get("base_model", {})), f"{where} [base_model]")
     if "model" in data:
+        check_types(ModelConfig, dict(data["model"]), f"{where} [model]")
         kwargs["model"] = ModelConfig.from_dict(
             {**data["model"], "variant": kwargs.get("variant", "v10_ctx")}
         )
@@ -139,4 +212,5 @@ def _build_top(top: dict[str, Any], where: str) -> dict[str, Any]:
     unknown = sorted(set(top) - {"variant", "seed"})
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; top-level keys are variant and seed")
+    check_types(RunConfig, top, where)
     return dict(top)

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import torch
 
-from featurestore.snapshots import Snapshot
+from featurestore.api import Snapshot
 from schemas.contract import CONTRACT
 from schemas.seed_contract import CTX_CAT_ORDER, CTX_CONT_ORDER
 from train.fitting.hybrid import SEQ_CHANNELS, SNAP_CHANNELS, seq_channels, snap_channels
@@ -87,14 +87,6 @@ class Tensors:
     ctx_cont: torch.Tensor  # [N, 2] float32
     regime: torch.Tensor  # [N, 3] int64: session, vol, trend
     targets: torch.Tensor  # [N, 3] float32, NaN where no label
-
-    def to(self, device: torch.device) -> Tensors:
-        return Tensors(
-            *(
-                t.to(device)
-                for t in (self.seq, self.snap, self.ctx_cat, self.ctx_cont, self.regime, self.targets)
-            )
-        )
 
 
 def input_names() -> dict[str, tuple[str, ...]]:

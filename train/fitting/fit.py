@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from featurestore.errors import FeatureStoreError
 from train.fitting.config import RunConfig
 from train.fitting.dataset import Tensors, gather, iterate_batches
 from train.fitting.model import build_model
@@ -28,8 +29,8 @@ logger = logging.getLogger(__name__)
 COLLAPSE_STD = 1e-6
 
 
-class TrainingFailed(RuntimeError):
-    """A hard failure of DESIGN section 11: non-finite loss or collapsed predictions."""
+class TrainingFailed(FeatureStoreError):
+    """A hard failure of DESIGN section 11: non-finite loss or collapsed predictions (exit 1)."""
 
 
 @dataclass

@@ -4,8 +4,7 @@ Why: the seed stored its feature list sorted while its scalers were fitted in th
 at runtime features got each other's centre and scale (seed lessons 18), and normalization fitted on all
 data leaks the future into training (stack notes L6). Here statistics are computed only on the rows the
 caller passes (the training split), kept as ``name -> (mean, std)``, and every application selects
-columns by name; :meth:`Normalization.check_order` refuses a bundle whose stored order differs from the
-contract's instead of trusting positions.
+columns by name instead of trusting positions.
 """
 
 from __future__ import annotations
@@ -63,20 +62,6 @@ class Normalization:
         values = frame.select(list(names)).to_numpy().astype(np.float64, copy=False)
         return ((values - self.mean[pick]) / self.std[pick]).astype(np.float32)
 
-    def check_order(self, expected_names: Sequence[str]) -> None:
-        """Raise ValueError naming the first position where the stored order differs from the expected."""
-        expected = tuple(expected_names)
-        for position, (stored, wanted) in enumerate(zip(self.names, expected, strict=False)):
-            if stored != wanted:
-                raise ValueError(
-                    f"normalization feature order differs from the expected order at position {position}: "
-                    f"stored {stored!r}, expected {wanted!r}"
-                )
-        if len(self.names) != len(expected):
-            raise ValueError(
-                f"normalization has {len(self.names)} features, expected {len(expected)} "
-                f"(first difference at position {min(len(self.names), len(expected))})"
-            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form; Python's float repr round-trips exactly, so nothing is lost."""

@@ -15,8 +15,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from featurestore.snapshots import Snapshot
-from featurestore.store import utc_day_range
+from featurestore.api import Snapshot, utc_day_range
 from train.fitting.base_model import fit_final, fit_out_of_fold, predict
 from train.fitting.config import RunConfig
 from train.fitting.dataset import (

@@ -23,8 +23,7 @@ from typing import Any
 
 import torch
 
-from featurestore.snapshots import open_snapshot
-from featurestore.store import Store
+from featurestore.api import Store, open_snapshot
 from schemas.contract import contract_hashes
 from train.fitting.bundle import save_bundle
 from train.fitting.config import RunConfig

@@ -25,7 +25,7 @@ import pyarrow as pa
 import torch
 import xgboost as xgb
 
-from featurestore.online import featurize_window
+from featurestore.api import featurize_window
 from train.fitting.bundle import LoadedBundle
 from train.fitting.dataset import join_tables
 from train.serving.scoring import HISTORY_BARS, score_frame

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from train.fitting.base_model import predict as base_predict
-from train.fitting.bundle import LoadedBundle
+from train.fitting.bundle import BundleMismatch, LoadedBundle
 from train.fitting.dataset import (
     SEQ_LEN,
     SNAP_FEATURES,
@@ -73,7 +73,7 @@ def base_probabilities(bundle: LoadedBundle, frame: pl.DataFrame) -> np.ndarray:
 def model_tensors(bundle: LoadedBundle, frame: pl.DataFrame, p_xgb: np.ndarray) -> Tensors:
     """Normalized base tensors of every row (hybrid channels from `p_xgb`), as in training."""
     if bundle.normalization is None:
-        raise ValueError(f"bundle {bundle.path} did not load ({'; '.join(bundle.problems)}); cannot score")
+        raise BundleMismatch(bundle.path, [*bundle.problems, "it did not load, so it cannot score"])
     return build_tensors(with_channels(frame, p_xgb), bundle.normalization)
 
 
@@ -164,7 +164,7 @@ def score_frame(
             permutation): "ctx_shuffled" swaps ctx_cat/ctx_cont, "all_context_shuffled" the regime ids too.
     """
     if bundle.model is None:
-        raise ValueError(f"bundle {bundle.path} did not load ({'; '.join(bundle.problems)}); cannot score")
+        raise BundleMismatch(bundle.path, [*bundle.problems, "it did not load, so it cannot score"])
     p_xgb = base_probabilities(bundle, frame)
     tensors = model_tensors(bundle, frame, p_xgb)
     predicted = predictable(frame, tensors)

@@ -222,7 +222,8 @@ def test_class_refuses_wrong_variant() -> None:
 
 
 def test_parameter_count_of_default_model() -> None:
+    """Pinned: a change of the default architecture must be deliberate (and change this number)."""
     n_ctx = sum(p.numel() for p in build_model(ModelConfig(variant="v10_ctx")).parameters())
     n_v10 = sum(p.numel() for p in build_model(ModelConfig(variant="v10")).parameters())
-    assert 500_000 < n_ctx < 5_000_000
-    assert n_ctx > n_v10
+    assert n_ctx == 769_229
+    assert n_v10 == 763_699
