@@ -136,7 +136,7 @@ def validate(
             path = open_snapshot(store, snap_id, contract=contract).path
             logger.info("snapshot %s already exists; nothing written", snap_id)
     stage("data docs")
-    docs_path = _docs(store, snap_id, tables, config.data_docs, created)
+    docs_path = _docs(store, snap_id, tables, config.data_docs, created, contract)
     return ValidateResult(
         snap_id, created, path, report, paths, funnel, docs_path, time.perf_counter() - started
     )
@@ -251,7 +251,7 @@ def _version(package: str) -> str | None:
 
 
 def _docs(
-    store: Store, snap_id: str, tables: dict[str, pa.Table], enabled: bool, created: bool
+    store: Store, snap_id: str, tables: dict[str, pa.Table], enabled: bool, created: bool, contract: Contract
 ) -> Path | None:
     """Build (or find) the data docs of the snapshot.
 
@@ -262,11 +262,11 @@ def _docs(
         return None
     from validation.data_docs import build_data_docs, docs_page
 
-    existing = docs_page(store.validation_dir, snap_id)
+    existing = docs_page(store.validation_dir, snap_id, contract)
     if existing is not None and not created:
         return existing
     try:
-        result = build_data_docs(store.validation_dir, snap_id, tables)
+        result = build_data_docs(store.validation_dir, snap_id, tables, contract)
     except Exception as exc:  # noqa: BLE001 - GX raises many types; all mean the same to the user
         logger.exception("data docs failed")
         raise FeatureStoreError(
