@@ -161,7 +161,8 @@ def demo(
         out.print(ingest_summary(result.ingest))
         out.print(materialize_summary(result.materialize))
         out.print(validate_summary(result.validate))
-        for warning in (*result.ingest.warnings, *result.materialize.warnings):
+        built = result.materialize.warnings if result.materialize else ()
+        for warning in (*result.ingest.warnings, *built):
             print_warning(warning)
         if data.kind == "synthetic":
             out.print(SYNTHETIC_NOTICE, highlight=False)

@@ -63,7 +63,11 @@ def ingest_summary(result: Any) -> Group:
 
 
 def materialize_summary(result: Any) -> Group:
-    """Rows per table, the funnel, and the contract hashes of a materialize run."""
+    """Rows per table, the funnel, and the contract hashes of a materialize run (None: nothing was run)."""
+    if result is None:
+        return Group(
+            "Materialize: every row of the range is current (recorded run, same candles and contract)"
+        )
     rows = {f"{name} rows": n for name, n in result.rows.items()}
     rows.update(
         {
