@@ -3,7 +3,7 @@
 Prints wall time, bars per second and peak resident memory (median over repeats, each run in a fresh
 process so peak memory is per run), and the ratio to the DESIGN section 14 targets (2 s and 20 s on 2 cores).
 
-    python benchmarks/bench_materialize.py [--repeats 5] [--repeats-10x 3]
+    python benchmarks/bench_materialize.py [--repeats 5] [--repeats-10x 3] [--contract v1|v2]
 
 Uses ../shared/data when present, else the synthetic demo candles.
 """
@@ -27,6 +27,7 @@ from featurestore.ingest import IngestOptions, ingest_file
 from featurestore.materialize import MaterializeConfig, materialize
 from featurestore.store import Store
 from featurestore.synthetic import generate_candles, write_mt5_tsv
+from schemas.versions import CONTRACTS, NEWEST, contract_for
 
 logger = logging.getLogger("bench_materialize")
 TILE_WEEKS = 44  # each copy is shifted by whole weeks so weekdays, sessions and breaks line up
@@ -54,22 +55,24 @@ def build_store(root: Path, copies: int) -> tuple[date, date]:
     return first + timedelta(days=31), last
 
 
-def run_once(root: Path, start: date, end: date) -> dict[str, float]:
+def run_once(root: Path, start: date, end: date, version: str) -> dict[str, float]:
     began = time.perf_counter()
-    result = materialize(Store.at(root / "store"), MaterializeConfig("XAUUSD", start, end))
+    result = materialize(
+        Store.at(root / "store"), MaterializeConfig("XAUUSD", start, end), contract=contract_for(version)
+    )
     seconds = time.perf_counter() - began
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": seconds, "bars": result.rows["context"], "peak_mb": peak_mb}
 
 
-def measure(copies: int, repeats: int) -> dict[str, float]:
+def measure(copies: int, repeats: int, version: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         start, end = build_store(root, copies)
         runs = []
         for _ in range(repeats):
             out = subprocess.run(
-                [sys.executable, __file__, "--one", str(root), start.isoformat(), end.isoformat()],
+                [sys.executable, __file__, "--one", str(root), start.isoformat(), end.isoformat(), version],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -78,6 +81,7 @@ def measure(copies: int, repeats: int) -> dict[str, float]:
     seconds = statistics.median(r["seconds"] for r in runs)
     bars = runs[0]["bars"]
     return {
+        "contract": version,
         "copies": copies,
         "bars": bars,
         "runs": repeats,
@@ -96,18 +100,19 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--repeats-10x", type=int, default=3)
-    parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--contract", default=NEWEST, choices=sorted(CONTRACTS))
+    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        root, start, end = args.one
-        print(json.dumps(run_once(Path(root), date.fromisoformat(start), date.fromisoformat(end))))
+        root, start, end, version = args.one
+        print(json.dumps(run_once(Path(root), date.fromisoformat(start), date.fromisoformat(end), version)))
         return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = "real" if find_real_data() else "synthetic"
     for copies, repeats in ((1, args.repeats), (10, args.repeats_10x)):
         if repeats < 1:
             continue
-        row = measure(copies, repeats)
+        row = measure(copies, repeats, args.contract)
         sys.stdout.write(f"{data} x{copies}: " + json.dumps(row) + "\n")
         sys.stdout.flush()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from featurestore.ingest import IngestOptions, IngestResult, ingest_file
+from featurestore.lineage import range_is_current
 from featurestore.materialize import MaterializeConfig, MaterializeResult, materialize
 from featurestore.store import Store
 from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
@@ -68,7 +69,7 @@ def choose_demo_data(store: Store, *, synthetic: bool = False) -> DemoData:
 class DemoResult:
     data: DemoData
     ingest: IngestResult
-    materialize: MaterializeResult
+    materialize: MaterializeResult | None  # None: every row of the range was current, nothing recomputed
     validate: ValidateResult
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,7 +79,7 @@ class DemoResult:
             "source_file": str(self.data.source_file),
             "notice": SYNTHETIC_NOTICE if self.data.kind == "synthetic" else None,
             "ingest": self.ingest.to_dict(),
-            "materialize": self.materialize.to_dict(),
+            "materialize": self.materialize.to_dict() if self.materialize else "current (reused)",
             "validate": self.validate.to_dict(),
         }
 
@@ -93,9 +94,7 @@ def find_real_data() -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def run_demo(
-    store: Store, data: DemoData, *, on_stage: Callable[[str], None] | None = None
-) -> DemoResult:
+def run_demo(store: Store, data: DemoData, *, on_stage: Callable[[str], None] | None = None) -> DemoResult:
     """Ingest the demo's candles into `store` (writing synthetic ones first if needed), materialize every
     table and validate the range."""
     if data.kind == "synthetic" and not data.source_file.exists():
@@ -109,6 +108,8 @@ def run_demo(
     ingest = ingest_file(
         store, data.source_file, IngestOptions(symbol=DEMO_SYMBOL, fmt="mt5", source_tz=DEMO_SOURCE_TZ)
     )
-    built = materialize(store, MaterializeConfig(DEMO_SYMBOL, data.start, data.end), on_stage=on_stage)
+    config = MaterializeConfig(DEMO_SYMBOL, data.start, data.end)
+    # A second demo reuses current rows: materializing again would make a new run, hence a new snapshot.
+    built = None if range_is_current(store, config) else materialize(store, config, on_stage=on_stage)
     checked = validate(store, ValidateConfig(DEMO_SYMBOL, data.start, data.end), on_stage=on_stage)
     return DemoResult(data, ingest, built, checked)

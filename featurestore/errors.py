@@ -21,6 +21,8 @@ EXIT_CODES: dict[int, str] = {
     7: "validation failed (no snapshot written)",
     8: "bundle mismatch or unreadable bundle",
     9: "a verify-fullyear invariant failed",
+    10: "lineage: the range is not fully materialized from the stored candles under the contract in force "
+    "(run the `fs materialize` command the message names; nothing written)",
 }
 
 

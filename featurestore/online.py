@@ -140,4 +140,3 @@ def stored_candles(store: Store, symbol: str, timeframe: str, *, before: datetim
             "ORDER BY ts",
             params=params,
         ).to_arrow_table()
-

@@ -31,10 +31,14 @@ from featurestore.errors import FeatureStoreError
 from featurestore.store import Store
 from schemas.contract import CONTRACT, Contract, contract_hashes
 from schemas.hashing import canonical_sha256, file_sha256, sha256_hex
+from schemas.versions import UnknownContractVersion, contract_for
 
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.sha256"
-SNAPSHOT_FORMAT = 1
+# 1: timestamps written as naive `timestamp[us]` (UTC wall time by convention only);
+# 2: written as `timestamp[us, tz=UTC]` (Parquet isAdjustedToUTC), so pandas and polars read them as UTC.
+SNAPSHOT_FORMAT = 2
+FORMATS = (1, 2)
 _ID = re.compile(r"^[0-9a-f]{20}$")
 _TMP_PREFIX = ".tmp-"
 
@@ -86,7 +90,7 @@ def write_snapshot(store: Store, snap_id: str, tables: dict[str, pa.Table], mani
         files = {}
         for name, table in tables.items():
             path = tmp / f"{name}.parquet"
-            pq.write_table(table, path, compression="zstd")
+            pq.write_table(_utc_annotated(table), path, compression="zstd")
             _fsync(path)
             files[path.name] = file_sha256(path)
         body = (
@@ -104,6 +108,26 @@ def write_snapshot(store: Store, snap_id: str, tables: dict[str, pa.Table], mani
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _utc_annotated(table: pa.Table) -> pa.Table:
+    """Every naive timestamp column as `timestamp[us, tz=UTC]` (the store holds UTC wall time)."""
+    fields = [
+        f.with_type(pa.timestamp("us", tz="UTC"))
+        if pa.types.is_timestamp(f.type) and f.type.tz is None
+        else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _naive_utc(table: pa.Table) -> pa.Table:
+    """The store's in-memory convention: naive UTC timestamps (format 2 files carry tz=UTC on disk)."""
+    fields = [
+        f.with_type(pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) and f.type.tz == "UTC" else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
 def remove_stale_temporaries(store: Store) -> None:
@@ -127,17 +151,22 @@ class Snapshot:
     id: str
     path: Path
     manifest: dict[str, Any]
+    contract: Contract
 
     def table(self, name: str) -> pa.Table:
         if f"{name}.parquet" not in self.manifest["files"]:
             raise SnapshotError(
                 f"snapshot {self.id} has no table {name!r}; it has {sorted(self.manifest['files'])}"
             )
-        return pq.read_table(self.path / f"{name}.parquet")
+        return _naive_utc(pq.read_table(self.path / f"{name}.parquet"))
 
 
-def open_snapshot(store: Store, snap_id: str, *, contract: Contract = CONTRACT) -> Snapshot:
+def open_snapshot(store: Store, snap_id: str, *, contract: Contract | None = CONTRACT) -> Snapshot:
     """Open a snapshot after re-checking every file hash, the manifest hash and the contract hashes.
+
+    `contract`: the contract the caller computes with; the snapshot must hold that version's data under
+    that version's hashes. None: the registered contract of the version the snapshot names (the
+    opened snapshot's `contract`).
 
     Raises:
         SnapshotError: unknown id, a changed or missing file, or a contract other than the code's.
@@ -155,6 +184,11 @@ def open_snapshot(store: Store, snap_id: str, *, contract: Contract = CONTRACT) 
             f"snapshot {snap_id}: {path / MANIFEST} was modified (its hash differs from {MANIFEST_HASH})"
         )
     manifest = json.loads(body)
+    if manifest.get("snapshot_format", 1) not in FORMATS:
+        raise SnapshotError(
+            f"snapshot {snap_id} has format {manifest.get('snapshot_format')}; this code reads formats "
+            f"{', '.join(map(str, FORMATS))}: use the code version that wrote it"
+        )
     on_disk = {p.name for p in path.iterdir()} - {MANIFEST, MANIFEST_HASH}
     if on_disk != set(manifest["files"]):
         raise SnapshotError(
@@ -165,11 +199,34 @@ def open_snapshot(store: Store, snap_id: str, *, contract: Contract = CONTRACT) 
             raise SnapshotError(
                 f"snapshot {snap_id}: {path / name} was modified (sha256 differs from the manifest)"
             )
-    _check_contract(snap_id, manifest, contract)
-    return Snapshot(snap_id, path, manifest)
+    chosen = recorded_contract(manifest) if contract is None else contract
+    _check_contract(snap_id, manifest, chosen)
+    return Snapshot(snap_id, path, manifest, chosen)
+
+
+def recorded_contract(manifest: dict[str, Any]) -> Contract:
+    """The registered contract of the version a snapshot names.
+
+    Raises:
+        SnapshotError: the version is unknown to this code.
+    """
+    version = manifest.get("sql_version")
+    try:
+        return contract_for(str(version))
+    except UnknownContractVersion as exc:
+        raise SnapshotError(
+            f"snapshot {manifest.get('id')}: {exc}; use the code version that built it"
+        ) from None
 
 
 def _check_contract(snap_id: str, manifest: dict[str, Any], contract: Contract) -> None:
+    recorded_contract(manifest)
+    if manifest.get("sql_version") != contract.version:
+        raise SnapshotError(
+            f"snapshot {snap_id} holds contract {manifest.get('sql_version')} data and was opened under "
+            f"contract {contract.version}; open it under its own version "
+            f"(open_snapshot(..., contract=contract_for({manifest.get('sql_version')!r})))"
+        )
     code = contract_hashes(contract)
     for key, value in code.items():
         if manifest.get(key) != value:

@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 import pytest
 
 from featurestore.pipeline import run_pipeline
-from schemas.contract import CONTRACT
+from schemas.contract import CONTRACT, Contract
+from schemas.versions import CONTRACTS
 from tests.conftest import SYNTH_END, SYNTH_START
 
 DECISION_TABLES = ("context", "seq_features", "snap_features", "eligibility")
@@ -74,7 +75,11 @@ def assert_identical_up_to(
 
 
 def assert_same_rows(
-    full: dict[str, pa.Table], part: dict[str, pa.Table], rtol: float = 1e-9, atol: float = 1e-12
+    full: dict[str, pa.Table],
+    part: dict[str, pa.Table],
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+    contract: Contract = CONTRACT,
 ) -> None:
     """Rows of `part` equal the same rows of `full`: categoricals exactly, continuous within rtol.
 
@@ -87,7 +92,7 @@ def assert_same_rows(
             pc.and_(pc.greater_equal(full[name].column("ts"), lo), pc.less_equal(full[name].column("ts"), hi))
         )
         assert ref.num_rows == table.num_rows
-        for col in CONTRACT.table(name).columns:
+        for col in contract.table(name).columns:
             x, y = ref.column(col.name), table.column(col.name)
             if col.dtype == "float64":
                 a = x.to_numpy(zero_copy_only=False).astype(float)
@@ -106,13 +111,16 @@ def random_cuts(candles: pa.Table, start: datetime, end: datetime, n: int, seed:
     return [inside[i] for i in sorted(rng.choice(len(inside), size=n, replace=False))]
 
 
-def test_point_in_time_synthetic(synthetic_slice: pa.Table) -> None:
-    base = run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END)
+@pytest.mark.parametrize("version", sorted(CONTRACTS))
+def test_point_in_time_synthetic(synthetic_slice: pa.Table, version: str) -> None:
+    contract = CONTRACTS[version]
+    base = run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END, contract=contract)
     for i, cut in enumerate(random_cuts(synthetic_slice, SYNTH_START, SYNTH_END, 5, seed=3)):
-        assert_identical_up_to(
-            base, run_pipeline(cut_after(synthetic_slice, cut), SYNTH_START, SYNTH_END), cut
+        cut_run = run_pipeline(cut_after(synthetic_slice, cut), SYNTH_START, SYNTH_END, contract=contract)
+        assert_identical_up_to(base, cut_run, cut)
+        scrambled = run_pipeline(
+            scramble_after(synthetic_slice, cut, seed=i), SYNTH_START, SYNTH_END, contract=contract
         )
-        scrambled = run_pipeline(scramble_after(synthetic_slice, cut, seed=i), SYNTH_START, SYNTH_END)
         assert_identical_up_to(base, scrambled, cut)
 
 
@@ -125,11 +133,13 @@ def test_labels_do_change_when_the_future_changes(synthetic_slice: pa.Table) -> 
         assert_identical_up_to(base, scrambled, cut, tables=("labels",))
 
 
-def test_range_independence_synthetic(synthetic_slice: pa.Table) -> None:
-    full = run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END)
+@pytest.mark.parametrize("version", sorted(CONTRACTS))
+def test_range_independence_synthetic(synthetic_slice: pa.Table, version: str) -> None:
+    contract = CONTRACTS[version]
+    full = run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END, contract=contract)
     part_start, part_end = datetime(2025, 2, 10), datetime(2025, 2, 14)
     ts = synthetic_slice.column("ts").to_numpy()
-    lo = int(np.searchsorted(ts, np.datetime64(part_start))) - CONTRACT.warmup_bars
-    hi = int(np.searchsorted(ts, np.datetime64(part_end))) + CONTRACT.label_margin_bars
-    part = run_pipeline(synthetic_slice.slice(lo, hi - lo), part_start, part_end)
-    assert_same_rows(full, part)
+    lo = int(np.searchsorted(ts, np.datetime64(part_start))) - contract.warmup_bars
+    hi = int(np.searchsorted(ts, np.datetime64(part_end))) + contract.label_margin_bars
+    part = run_pipeline(synthetic_slice.slice(lo, hi - lo), part_start, part_end, contract=contract)
+    assert_same_rows(full, part, contract=contract)

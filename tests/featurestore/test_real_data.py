@@ -14,7 +14,9 @@ from featurestore.ingest import IngestOptions, ingest_file
 from featurestore.materialize import MaterializeConfig, load_candle_slice, materialize
 from featurestore.pipeline import run_pipeline
 from featurestore.store import Store
-from schemas.contract import CONTRACT
+from featurestore.versions import stored_table
+from schemas.contract import CONTRACT, Contract
+from schemas.versions import CONTRACTS
 from tests.conftest import real_m5_or_skip
 from tests.featurestore.test_point_in_time import (
     assert_identical_up_to,
@@ -35,16 +37,27 @@ def _ingested(root: Path) -> Store:
     return store
 
 
-def _read(store: Store) -> dict[str, pa.Table]:
+def _read(store: Store, contract: Contract) -> dict[str, pa.Table]:
     with store.connect(read_only=True) as con:
-        return {t: con.sql(f"SELECT * FROM {t} ORDER BY ts").to_arrow_table() for t in TABLES}
+        return {
+            t: con.sql(
+                f"SELECT * FROM {stored_table(contract, contract.table(t))} ORDER BY ts"
+            ).to_arrow_table()
+            for t in TABLES
+        }
+
+
+@pytest.fixture(scope="module", params=sorted(CONTRACTS))
+def contract(request: pytest.FixtureRequest) -> Contract:
+    """Every acceptance check runs on each contract version."""
+    return CONTRACTS[request.param]
 
 
 @pytest.fixture(scope="module")
-def full_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pa.Table]:
+def full_run(tmp_path_factory: pytest.TempPathFactory, contract: Contract) -> dict[str, pa.Table]:
     store = _ingested(tmp_path_factory.mktemp("real"))
-    materialize(store, MaterializeConfig("XAUUSD", *RANGE))
-    return _read(store)
+    materialize(store, MaterializeConfig("XAUUSD", *RANGE), contract=contract)
+    return _read(store, contract)
 
 
 @pytest.fixture(scope="module")
@@ -74,22 +87,23 @@ def _feature_matrix(full_run: dict[str, pa.Table], mask: np.ndarray) -> tuple[li
     return names, np.column_stack(columns)
 
 
-def test_no_null_nan_or_inf_outside_warmup(full_run: dict[str, pa.Table]) -> None:
+def test_no_null_nan_or_inf_outside_warmup(full_run: dict[str, pa.Table], contract: Contract) -> None:
     not_warm = pc.not_equal(full_run["eligibility"].column("reason"), "HARD_WARMUP")
     for table in ("context", "seq_features", "snap_features"):
-        for col in CONTRACT.feature_columns(table):
+        for col in contract.feature_columns(table):
             values = full_run[table].column(col.name).filter(not_warm)
             assert values.null_count == 0, f"{table}.{col.name} has nulls outside warmup"
             assert np.isfinite(values.to_numpy(zero_copy_only=False).astype(float)).all(), (
                 f"{col.name} not finite"
             )
     available = full_run["labels"].column("label_available")
-    for col in ("y_direction", "y_early_move", "y_quality_score", "ambiguous_bar", "t1"):
+    for col in contract.table("labels").by_role("label"):
+        col = col.name
         assert full_run["labels"].column(col).filter(available).null_count == 0, f"labels.{col} null"
     assert pc.sum(available.cast(pa.int64())).as_py() > 40_000
 
 
-def test_feature_health(full_run: dict[str, pa.Table]) -> None:
+def test_feature_health(full_run: dict[str, pa.Table], contract: Contract) -> None:
     """No constant feature, no near-duplicate pair, every value inside its contract range."""
     mask = full_run["eligibility"].column("reason").to_numpy(zero_copy_only=False) != "HARD_WARMUP"
     names, matrix = _feature_matrix(full_run, mask)
@@ -100,7 +114,7 @@ def test_feature_health(full_run: dict[str, pa.Table]) -> None:
     pairs = [(names[i], names[j], upper[i, j]) for i, j in zip(*np.where(upper >= 0.995), strict=False)]
     assert not pairs, f"near-duplicate features: {pairs}"
     for table in ("context", "seq_features", "snap_features"):
-        for col in CONTRACT.feature_columns(table):
+        for col in contract.feature_columns(table):
             values = full_run[table].column(col.name).drop_null().to_numpy(zero_copy_only=False)
             lo, hi = col.range if col.range else (min(col.allowed), max(col.allowed))
             assert lo <= values.min() and values.max() <= hi, f"{col.name} outside [{lo}, {hi}]"
@@ -151,28 +165,32 @@ def test_sessions_follow_the_eet_clock_changes(full_run: dict[str, pa.Table]) ->
     assert {t: sessions[t] for t in expected} == expected
 
 
-def test_point_in_time_on_real_data(real_slice: pa.Table) -> None:
+def test_point_in_time_on_real_data(real_slice: pa.Table, contract: Contract) -> None:
     start, end = datetime(2025, 2, 1), datetime(2025, 10, 28)
-    base = run_pipeline(real_slice, start, end)
+    base = run_pipeline(real_slice, start, end, contract=contract)
     for i, cut in enumerate(random_cuts(real_slice, start, end, 5, seed=2025)):
-        assert_identical_up_to(base, run_pipeline(cut_after(real_slice, cut), start, end), cut)
-        assert_identical_up_to(base, run_pipeline(scramble_after(real_slice, cut, seed=i), start, end), cut)
+        cut_run = run_pipeline(cut_after(real_slice, cut), start, end, contract=contract)
+        assert_identical_up_to(base, cut_run, cut)
+        scrambled = run_pipeline(scramble_after(real_slice, cut, seed=i), start, end, contract=contract)
+        assert_identical_up_to(base, scrambled, cut)
 
 
-def test_range_independence_on_real_data(full_run: dict[str, pa.Table], tmp_path: Path) -> None:
+def test_range_independence_on_real_data(
+    full_run: dict[str, pa.Table], contract: Contract, tmp_path: Path
+) -> None:
     store = _ingested(tmp_path)
-    materialize(store, MaterializeConfig("XAUUSD", date(2025, 6, 1), date(2025, 6, 30)))
-    june = _read(store)
+    materialize(store, MaterializeConfig("XAUUSD", date(2025, 6, 1), date(2025, 6, 30)), contract=contract)
+    june = _read(store, contract)
     assert june["context"].num_rows > 5_000
-    assert_same_rows(full_run, june)
+    assert_same_rows(full_run, june, contract=contract)
 
 
-def test_validate_passes_on_the_real_year_and_is_idempotent(tmp_path: Path) -> None:
+def test_validate_passes_on_the_real_year_and_is_idempotent(contract: Contract, tmp_path: Path) -> None:
     from featurestore.snapshots import list_snapshots, open_snapshot
     from featurestore.validate import ValidateConfig, validate
 
     store = _ingested(tmp_path)
-    materialize(store, MaterializeConfig("XAUUSD", *RANGE))
+    materialize(store, MaterializeConfig("XAUUSD", *RANGE), contract=contract)
     config = ValidateConfig("XAUUSD", *RANGE)
     first = validate(store, config)
     assert first.created and first.report.ok and first.docs_path is not None and first.docs_path.is_file()
@@ -180,7 +198,8 @@ def test_validate_passes_on_the_real_year_and_is_idempotent(tmp_path: Path) -> N
     second = validate(store, config)
     assert (second.snapshot_id, second.created) == (first.snapshot_id, False)
     assert [m["id"] for m in list_snapshots(store)] == [first.snapshot_id]
-    manifest = open_snapshot(store, first.snapshot_id).manifest
+    manifest = open_snapshot(store, first.snapshot_id, contract=contract).manifest
+    assert manifest["sql_version"] == contract.version
     assert manifest["row_counts"]["snap_features"] == manifest["eligibility_report"]["bars"] > 50_000
     _render_real_docs(store, first.snapshot_id, tmp_path)
 

@@ -73,6 +73,17 @@ def test_fs_demo_on_synthetic_data_passes_the_gate(demo_store: tuple[Store, dict
     assert summary["validate"]["validation"]["health"]["class_coverage"] == "checked"
 
 
+def test_a_second_demo_reuses_the_current_rows_and_snapshot(demo_store: tuple[Store, dict]) -> None:
+    """Materializing again would make a new run and so a new snapshot: a rerun finds the range current."""
+    store, first = demo_store
+    again = CliRunner().invoke(fs_app, ["demo", "--synthetic", "--store", str(store.root), "--json"])
+    assert again.exit_code == 0, again.output
+    second = json.loads(again.output)
+    assert second["materialize"] == "current (reused)"
+    assert second["validate"]["snapshot_id"] == first["validate"]["snapshot_id"]
+    assert not second["validate"]["created"]
+
+
 def test_synthetic_classes_clear_the_contract_minimums(demo_store: tuple[Store, dict]) -> None:
     """Every class the gate checks holds at least 1.5x its minimum share, so small retuning cannot tip it."""
     context = hard_eligible_context(demo_store[0])
