@@ -34,6 +34,9 @@ app = typer.Typer(
 
 DateRangeOpt = Annotated[str, typer.Option(help="UTC days, inclusive: 2025-02-01..2025-10-27.")]
 SymbolOpt = Annotated[str, typer.Option(help="Instrument symbol, e.g. XAUUSD.")]
+ContractOpt = Annotated[
+    str | None, typer.Option("--contract", help="Contract version (v1, v2); see README for the default.")
+]
 
 
 def _run(debug: bool, action: Callable[[], Any]) -> Any:
@@ -119,6 +122,7 @@ def materialize(
     blocked: Annotated[
         Path | None, typer.Option(help="CSV of start,end UTC intervals to block (HARD_KILLSWITCH).")
     ] = None,
+    contract: ContractOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -126,14 +130,17 @@ def materialize(
     """Compute context, sequence and snapshot features, eligibility and labels for a date range."""
     from featurestore.materialize import MaterializeConfig, materialize, read_blocked_intervals
     from featurestore.report import materialize_summary
+    from featurestore.versions import named_contract
+    from schemas.versions import DEFAULT_VERSION
 
     start, end = parse_date_range(date_range)
 
     def action() -> None:
         intervals = read_blocked_intervals(blocked) if blocked is not None else ()
         config = MaterializeConfig(symbol, start, end, timeframe, intervals)
+        chosen = named_contract(contract or DEFAULT_VERSION)
         with StageProgress() as progress:
-            result = materialize(Store.at(store), config, on_stage=progress.stage)
+            result = materialize(Store.at(store), config, contract=chosen, on_stage=progress.stage)
         _show(result, as_json, materialize_summary)
 
     _run(debug, action)
@@ -174,6 +181,12 @@ def validate(
     docs: Annotated[
         bool, typer.Option("--docs/--no-docs", help="Build Great Expectations data docs.")
     ] = True,
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            "--contract", help="Contract version; default: the one the range was materialized under."
+        ),
+    ] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -181,13 +194,18 @@ def validate(
     """Gate the materialized tables; if all checks pass, write an immutable snapshot and its data docs."""
     from featurestore.report import validate_summary
     from featurestore.validate import ValidateConfig, validate
+    from featurestore.versions import named_contract
 
     start, end = parse_date_range(date_range)
 
     def action() -> None:
+        chosen = named_contract(contract) if contract else None
         with StageProgress() as progress:
             result = validate(
-                Store.at(store), ValidateConfig(symbol, start, end, timeframe, docs), on_stage=progress.stage
+                Store.at(store),
+                ValidateConfig(symbol, start, end, timeframe, docs),
+                contract=chosen,
+                on_stage=progress.stage,
             )
         if as_json:
             _emit_json(result.to_dict())
@@ -206,19 +224,26 @@ def snapshots_list(store: StoreOpt = None, as_json: JsonOpt = False, debug: Debu
     """All snapshots of the store, newest first."""
     from featurestore.report import snapshot_list
     from featurestore.snapshots import list_snapshots
+    from featurestore.status import snapshot_lineage
 
     def action() -> None:
-        manifests = list_snapshots(Store.at(store))
+        root = Store.at(store)
+        manifests = list_snapshots(root)
+        states = snapshot_lineage(root, manifests)
         if as_json:
             _emit_json(
                 {
                     "snapshots": [
-                        {k: m.get(k) for k in ("id", "symbol", "date_range", "created_at")} for m in manifests
+                        {
+                            **{k: m.get(k) for k in ("id", "symbol", "date_range", "created_at")},
+                            "lineage": state,
+                        }
+                        for m, state in zip(manifests, states, strict=True)
                     ]
                 }
             )
         else:
-            out.print(snapshot_list(manifests))
+            out.print(snapshot_list(manifests, states))
 
     _run(debug, action)
 
@@ -235,11 +260,34 @@ def snapshots_show(
     from featurestore.snapshots import open_snapshot
 
     def action() -> None:
-        snap = open_snapshot(Store.at(store), snapshot_id)
+        snap = open_snapshot(Store.at(store), snapshot_id, contract=None)
         if as_json:
             _emit_json(snap.manifest)
         else:
             out.print(snapshot_summary(snap.manifest))
+
+    _run(debug, action)
+
+
+@app.command()
+def status(
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Per symbol: materialized ranges with their contract and hash, stale or current and why, snapshots
+    and the bundles on each."""
+    from featurestore.report import status_tables
+    from featurestore.status import store_status
+
+    def action() -> None:
+        report = store_status(Store.at(store), symbol)
+        if as_json:
+            _emit_json(report)
+        else:
+            for table in status_tables(report):
+                out.print(table)
 
     _run(debug, action)
 

@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 
 from featurestore.errors import ConflictError
+from featurestore.lineage import mark_stale
 
 ON_CONFLICT = ("refuse", "keep-existing", "replace")
 TOLERANCE = 1e-9
@@ -102,6 +103,12 @@ def store_ingest(con: duckdb.DuckDBPyConnection, batch: IngestBatch) -> StoredIn
             "SELECT $ingest_id, $symbol, $file, * FROM fs_ingest_rejected",
             {"ingest_id": ingest_id, "symbol": batch.symbol, "file": batch.log["source_file"]},
         )
+        stale = mark_stale(con, batch.symbol, batch.timeframe, ingest_id, written["ts"].to_numpy())
+        if stale:
+            warnings.append(
+                f"{stale} materialized run(s) read bars this ingest wrote: their ranges are stale until "
+                "materialized again (see `fs status`)"
+            )
         stored = StoredIngest(ingest_id, written.height, same.height, tuple(warnings))
         _insert_log(con, batch, stored)
         con.execute("COMMIT")

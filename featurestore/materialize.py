@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from featurestore.funnel import EligibilityFunnel, eligibility_funnel
 from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
 from featurestore.snapshots import table_hash
 from featurestore.store import Store, utc_day_range
+from featurestore.versions import stored_table
 from schemas.columns import Table
 from schemas.contract import CONTRACT, Contract, contract_hashes
 
@@ -130,7 +131,7 @@ def materialize(
         hashes = contract_hashes(contract)
         _write(
             con,
-            contract.tables,
+            contract,
             tables,
             config,
             start,
@@ -138,7 +139,7 @@ def materialize(
             run_id,
             hashes,
             table_hash(candles),
-            contract.version,
+            _slice_bounds(candles, start, end, contract),
         )
     funnel = eligibility_funnel(tables["eligibility"], tables["labels"])
     return MaterializeResult(
@@ -221,28 +222,28 @@ def _slice_warnings(candles: pa.Table, start: datetime, contract: Contract) -> l
     return []
 
 
-def _ddl(table: Table) -> str:
+def _ddl(table: Table, name: str) -> str:
     cols = [
         f"{c.name} {_SQL_TYPES[c.dtype]}" + (" NOT NULL" if c.nullable == "never" else "")
         for c in table.columns
     ]
     # No PRIMARY KEY: (symbol, ts) is unique by construction (one slice of the keyed candles table) and is
     # checked by the validation gate; an index would double the write time of a year.
-    return f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(cols)})"
+    return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(cols)})"
 
 
-def _check_existing(con: duckdb.DuckDBPyConnection, table: Table) -> None:
-    stored = [r[0] for r in con.execute(f"DESCRIBE {table.name}").fetchall()]
+def _check_existing(con: duckdb.DuckDBPyConnection, table: Table, name: str) -> None:
+    stored = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
     if stored != list(table.names):
         raise MaterializeError(
-            f"table '{table.name}' in the store has columns from another contract version "
+            f"table '{name}' in the store has columns from another contract version "
             f"(stored {len(stored)}, contract {len(table.names)}); materialize into a new --store"
         )
 
 
 def _write(
     con: duckdb.DuckDBPyConnection,
-    tables: Sequence[Table],
+    contract: Contract,
     data: dict[str, pa.Table],
     config: MaterializeConfig,
     start: datetime,
@@ -250,19 +251,20 @@ def _write(
     run_id: str,
     hashes: tuple[str, str],
     fingerprint: str,
-    contract_version: str,
+    slice_bounds: tuple[datetime, datetime, bool, bool],
 ) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
-        for table in tables:
-            con.execute(_ddl(table))
-            _check_existing(con, table)
+        for table in contract.tables:
+            name = stored_table(contract, table)
+            con.execute(_ddl(table, name))
+            _check_existing(con, table, name)
             con.execute(
-                f"DELETE FROM {table.name} WHERE symbol = ? AND ts >= ? AND ts < ?",
+                f"DELETE FROM {name} WHERE symbol = ? AND ts >= ? AND ts < ?",
                 [config.symbol, start, end],
             )
             con.register("incoming", data[table.name])
-            con.execute(f"INSERT INTO {table.name} SELECT * FROM incoming")
+            con.execute(f"INSERT INTO {name} SELECT * FROM incoming")
             con.unregister("incoming")
         con.execute(
             "INSERT INTO materialize_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -272,7 +274,7 @@ def _write(
                 config.timeframe,
                 start,
                 end,
-                contract_version,
+                contract.version,
                 hashes["feature_contract_hash"],
                 hashes["full_contract_hash"],
                 data["eligibility"].num_rows,
@@ -281,10 +283,22 @@ def _write(
                 datetime.now(UTC).replace(tzinfo=None),
             ],
         )
+        con.execute("INSERT INTO materialize_slices VALUES (?, ?, ?, ?, ?)", [run_id, *slice_bounds])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _slice_bounds(
+    candles: pa.Table, start: datetime, end: datetime, contract: Contract
+) -> tuple[datetime, datetime, bool, bool]:
+    """First and last bar of the slice read, and whether it lacked history or label margin (lineage)."""
+    stamps = candles.column("ts").to_numpy()
+    before = int((stamps < np.datetime64(start, "us")).sum())
+    after = int((stamps >= np.datetime64(end, "us")).sum())
+    first, last = (stamps[i].astype("datetime64[us]").item() for i in (0, -1))
+    return first, last, before < contract.warmup_bars, after < contract.label_margin_bars
 
 
 def read_blocked_intervals(path: Path) -> tuple[tuple[datetime, datetime], ...]:

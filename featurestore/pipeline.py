@@ -64,7 +64,12 @@ def run_pipeline(
     Raises:
         ContractError: a SQL file's output columns differ from the contract's declaration.
     """
-    files = _needed(load_sql_version(contract.version), contract, tables, with_eligibility=warmup is None)
+    files = _needed(
+        load_sql_version(contract.version, contract.sql_root),
+        contract,
+        tables,
+        with_eligibility=warmup is None,
+    )
     params = contract.sql_parameters()
     con = duckdb.connect() if database is None else database.cursor()
     try:

@@ -124,12 +124,12 @@ def snapshot_summary(manifest: dict[str, Any]) -> Group:
     )
 
 
-def snapshot_list(manifests: list[dict[str, Any]]) -> Table:
+def snapshot_list(manifests: list[dict[str, Any]], states: list[str]) -> Table:
     table = Table(title="Snapshots", title_justify="left")
     table.add_column("id", no_wrap=True, min_width=20)
-    for column in ("symbol", "range", "rows", "created at", "full_contract_hash"):
+    for column in ("symbol", "range", "rows", "created at", "full_contract_hash", "lineage"):
         table.add_column(column)
-    for m in manifests:
+    for m, state in zip(manifests, states, strict=True):
         table.add_row(
             m["id"],
             m["symbol"],
@@ -137,5 +137,41 @@ def snapshot_list(manifests: list[dict[str, Any]]) -> Table:
             f"{m.get('row_counts', {}).get('context', 0):,}",
             str(m.get("created_at", ""))[:19],
             m["full_contract_hash"][:16],
+            state,
         )
     return table
+
+
+def status_tables(report: dict[str, Any]) -> list[Table]:
+    """`fs status`: per symbol, its materialized parts and its snapshots, each with state and reason."""
+    versions = ", ".join(f"{v} {h['full_contract_hash'][:16]}" for v, h in report["contracts"].items())
+    tables = []
+    for symbol, body in report["symbols"].items():
+        parts = Table(title=f"{symbol}: materialized (contracts in force: {versions})", title_justify="left")
+        for column in ("range", "tf", "run", "version", "full_contract_hash", "state", "why"):
+            parts.add_column(column)
+        for p in body["materialized"]:
+            parts.add_row(
+                p["range"],
+                p["timeframe"],
+                p["run_id"],
+                p["sql_version"],
+                p["full_contract_hash"][:16],
+                p["state"],
+                p["why"],
+            )
+        snaps = Table(title=f"{symbol}: snapshots", title_justify="left")
+        for column in ("id", "range", "version", "full_contract_hash", "state", "why", "bundles"):
+            snaps.add_column(column)
+        for s in body["snapshots"]:
+            snaps.add_row(
+                s["id"],
+                s["range"],
+                s["sql_version"],
+                (s["full_contract_hash"] or "")[:16],
+                s["state"],
+                s["why"],
+                ", ".join(s["bundles"]) or "-",
+            )
+        tables += [parts, snaps]
+    return tables

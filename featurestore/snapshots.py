@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from featurestore.errors import FeatureStoreError
 from featurestore.store import Store
 from schemas.contract import CONTRACT, Contract, contract_hashes
+from schemas.versions import UnknownContractVersion, contract_for
 
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.sha256"
@@ -137,6 +138,7 @@ class Snapshot:
     id: str
     path: Path
     manifest: dict[str, Any]
+    contract: Contract
 
     def table(self, name: str) -> pa.Table:
         if f"{name}.parquet" not in self.manifest["files"]:
@@ -146,8 +148,12 @@ class Snapshot:
         return pq.read_table(self.path / f"{name}.parquet")
 
 
-def open_snapshot(store: Store, snap_id: str, *, contract: Contract = CONTRACT) -> Snapshot:
+def open_snapshot(store: Store, snap_id: str, *, contract: Contract | None = CONTRACT) -> Snapshot:
     """Open a snapshot after re-checking every file hash, the manifest hash and the contract hashes.
+
+    `contract`: the contract the caller computes with; the snapshot must hold that version's data under
+    that version's hashes. None: the registered contract of the version the snapshot names (the
+    opened snapshot's `contract`).
 
     Raises:
         SnapshotError: unknown id, a changed or missing file, or a contract other than the code's.
@@ -175,11 +181,34 @@ def open_snapshot(store: Store, snap_id: str, *, contract: Contract = CONTRACT) 
             raise SnapshotError(
                 f"snapshot {snap_id}: {path / name} was modified (sha256 differs from the manifest)"
             )
-    _check_contract(snap_id, manifest, contract)
-    return Snapshot(snap_id, path, manifest)
+    chosen = recorded_contract(manifest) if contract is None else contract
+    _check_contract(snap_id, manifest, chosen)
+    return Snapshot(snap_id, path, manifest, chosen)
+
+
+def recorded_contract(manifest: dict[str, Any]) -> Contract:
+    """The registered contract of the version a snapshot names.
+
+    Raises:
+        SnapshotError: the version is unknown to this code.
+    """
+    version = manifest.get("sql_version")
+    try:
+        return contract_for(str(version))
+    except UnknownContractVersion as exc:
+        raise SnapshotError(
+            f"snapshot {manifest.get('id')}: {exc}; use the code version that built it"
+        ) from None
 
 
 def _check_contract(snap_id: str, manifest: dict[str, Any], contract: Contract) -> None:
+    recorded_contract(manifest)
+    if manifest.get("sql_version") != contract.version:
+        raise SnapshotError(
+            f"snapshot {snap_id} holds contract {manifest.get('sql_version')} data and was opened under "
+            f"contract {contract.version}; open it under its own version "
+            f"(open_snapshot(..., contract=contract_for({manifest.get('sql_version')!r})))"
+        )
     code = contract_hashes(contract)
     for key, value in code.items():
         if manifest.get(key) != value:

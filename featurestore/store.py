@@ -83,6 +83,21 @@ CREATE TABLE IF NOT EXISTS materialize_log (
     blocked_intervals VARCHAR NOT NULL,
     created_at TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS materialize_slices (
+    run_id VARCHAR PRIMARY KEY,
+    slice_start TIMESTAMP,
+    slice_end TIMESTAMP,
+    open_start BOOLEAN NOT NULL,
+    open_end BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS materialize_stale (
+    run_id VARCHAR NOT NULL,
+    ingest_id INTEGER NOT NULL,
+    bars BIGINT NOT NULL,
+    first_ts TIMESTAMP NOT NULL,
+    last_ts TIMESTAMP NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
 """
 
 _LOCK_PATTERN = re.compile(r"lock", re.IGNORECASE)

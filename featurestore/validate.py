@@ -26,10 +26,13 @@ import pyarrow as pa
 
 from featurestore.errors import FeatureStoreError, MaterializeError
 from featurestore.funnel import EligibilityFunnel, eligibility_funnel
+from featurestore.lineage import Run, Segment, check_lineage, coverage, runs_of
 from featurestore.snapshots import open_snapshot, snapshot_id, table_hash, write_snapshot
 from featurestore.sql_registry import load_sql_version
 from featurestore.store import Store, utc_day_range
-from schemas.contract import CONTRACT, Contract, contract_hashes
+from featurestore.versions import named_contract, stored_table
+from schemas.contract import Contract, contract_hashes
+from schemas.versions import DEFAULT_VERSION
 
 logger = logging.getLogger(__name__)
 TOOLS = ("duckdb", "polars", "pyarrow", "pandera", "great-expectations")
@@ -90,16 +93,27 @@ def validate(
     store: Store,
     config: ValidateConfig,
     *,
-    contract: Contract = CONTRACT,
+    contract: Contract | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> ValidateResult:
-    """Gate, snapshot and document the range. See the module docstring."""
+    """Gate, snapshot and document the range. See the module docstring.
+
+    `contract`: the contract to validate under; None: the version of the newest run behind the range.
+    """
     from validation.gate import validate_tables
 
     started = time.perf_counter()
     stage = on_stage or (lambda _name: None)
     start, end = utc_day_range(config.start, config.end)
     with store.connect() as con:
+        stage("lineage")
+        if contract is None:
+            contract = _range_contract(con, config, start, end)
+        _require_tables(con, contract)
+        segments = check_lineage(
+            con, config.symbol, config.timeframe, start, end, contract, _materialize_command(store, config)
+        )
+        runs = _runs(segments)
         stage("read tables")
         tables = _read_tables(con, config, start, end, contract)
         stage("validate")
@@ -110,13 +124,13 @@ def validate(
         if not report.ok:
             raise ValidationFailed(report, paths)
         funnel = eligibility_funnel(tables["eligibility"], tables["labels"])
-        content = _content(config, tables, contract)
+        content = _content(config, tables, contract, runs)
         snap_id = snapshot_id(content)
         existing = store.snapshots_dir / snap_id
         created = not existing.exists()
         stage("write snapshot")
         if created:
-            manifest = {**content, **_manifest_extras(con, config, tables, funnel, report, contract)}
+            manifest = {**content, **_manifest_extras(segments, tables, funnel, report, contract)}
             path = write_snapshot(store, snap_id, tables, manifest)
         else:
             path = open_snapshot(store, snap_id, contract=contract).path
@@ -128,13 +142,46 @@ def validate(
     )
 
 
+def _range_contract(con: Any, config: ValidateConfig, start: datetime, end: datetime) -> Contract:
+    """The registered contract of the newest materialize run owning part of the range (default if none)."""
+    owners = [s.run for s in coverage(runs_of(con, config.symbol, config.timeframe), start, end) if s.run]
+    if not owners:
+        return named_contract(DEFAULT_VERSION)
+    return named_contract(max(owners, key=lambda r: r.created_at).sql_version)
+
+
+def _require_tables(con: Any, contract: Contract) -> None:
+    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    missing = [stored_table(contract, t) for t in contract.tables if stored_table(contract, t) not in present]
+    if missing:
+        raise MaterializeError(
+            f"the store has no {', '.join(missing)} table: "
+            f"run `fs materialize --contract {contract.version}` first"
+        )
+
+
+def _materialize_command(store: Store, config: ValidateConfig) -> str:
+    """The `fs materialize` line that makes `{days}` current (store and timeframe named when not default)."""
+    parts = ["fs materialize --date-range {days}", f"--symbol {config.symbol}"]
+    if config.timeframe != "M5":
+        parts.append(f"--timeframe {config.timeframe}")
+    if store.root != Store.at().root:
+        parts.append(f"--store {store.root}")
+    return " ".join(parts)
+
+
+def _runs(segments: list[Segment]) -> list[Run]:
+    """The distinct runs behind the segments, in range order."""
+    seen: dict[str, Run] = {}
+    for seg in segments:
+        if seg.run is not None:
+            seen.setdefault(seg.run.run_id, seg.run)
+    return list(seen.values())
+
+
 def _read_tables(
     con: Any, config: ValidateConfig, start: datetime, end: datetime, contract: Contract
 ) -> dict[str, pa.Table]:
-    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    missing = [t.name for t in contract.tables if t.name not in present]
-    if missing:
-        raise MaterializeError(f"the store has no {', '.join(missing)} table: run `fs materialize` first")
     candles = ", ".join(contract.candles.names)
     tables = {
         "candles": con.sql(
@@ -148,15 +195,18 @@ def _read_tables(
             f"no {config.timeframe} candles of {config.symbol} in {config.start}..{config.end}"
         )
     for table in contract.tables:
+        stored = stored_table(contract, table)
         tables[table.name] = con.sql(
-            f"SELECT * FROM {table.name} WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            f"SELECT * FROM {stored} WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts",
             params=[config.symbol, start, end],
         ).to_arrow_table()
     return tables
 
 
-def _content(config: ValidateConfig, tables: dict[str, pa.Table], contract: Contract) -> dict[str, Any]:
-    """Everything the snapshot's identity depends on."""
+def _content(
+    config: ValidateConfig, tables: dict[str, pa.Table], contract: Contract, runs: list[Run]
+) -> dict[str, Any]:
+    """Everything the snapshot's identity depends on: the runs behind its rows and their content."""
     return {
         "snapshot_format": 1,
         "symbol": config.symbol,
@@ -165,40 +215,29 @@ def _content(config: ValidateConfig, tables: dict[str, pa.Table], contract: Cont
         "sql_version": contract.version,
         **contract_hashes(contract),
         "table_hashes": {name: table_hash(t) for name, t in tables.items()},
+        "lineage": {"materialize_runs": [r.run_id for r in runs]},
     }
 
 
 def _manifest_extras(
-    con: Any,
-    config: ValidateConfig,
+    segments: list[Segment],
     tables: dict[str, pa.Table],
     funnel: EligibilityFunnel,
     report: Any,
     contract: Contract,
 ) -> dict[str, Any]:
-    runs = con.execute(
-        "SELECT run_id, range_start, range_end, candle_fingerprint, created_at FROM materialize_log "
-        "WHERE symbol = ? ORDER BY created_at DESC LIMIT 5",
-        [config.symbol],
-    ).fetchall()
     return {
         "created_at": datetime.now(UTC).isoformat(),
         "row_counts": {name: t.num_rows for name, t in tables.items()},
         "first_ts": str(tables["candles"].column("ts")[0]),
         "last_ts": str(tables["candles"].column("ts")[-1]),
         "source_candle_fingerprint": table_hash(tables["candles"]),
-        "sql_files": {f.path.name: f.sha256 for f in load_sql_version(contract.version)},
+        "sql_files": {f.path.name: f.sha256 for f in load_sql_version(contract.version, contract.sql_root)},
         "parameters": contract.parameters,
         "eligibility_report": funnel.to_dict(),
         "validation": report.summary(),
         "materialize_runs": [
-            {
-                "run_id": r[0],
-                "range": [str(r[1]), str(r[2])],
-                "candle_fingerprint": r[3],
-                "created_at": str(r[4]),
-            }
-            for r in runs
+            {**seg.run.to_dict(), "rows_of": seg.days()} for seg in segments if seg.run is not None
         ],
         "tool_versions": {"python": platform.python_version(), **{t: _version(t) for t in TOOLS}},
     }

@@ -41,6 +41,7 @@ class Contract:
     parameters: dict[str, Any]
     candles: Table
     tables: tuple[Table, ...]
+    sql_root: Path = SQL_ROOT  # the version's SQL files are `sql_root / version / *.sql`
 
     def table(self, name: str) -> Table:
         for t in (self.candles, *self.tables):
@@ -66,9 +67,9 @@ class Contract:
     def feature_columns(self, table: str) -> tuple[Column, ...]:
         return self.table(table).by_role("feature", "categorical")
 
-    def data_definition(self, sql_root: Path = SQL_ROOT) -> dict[str, Any]:
+    def data_definition(self, sql_root: Path | None = None) -> dict[str, Any]:
         """Everything that changes the data, as canonical JSON-able data (no descriptions)."""
-        sql_dir = sql_root / self.version
+        sql_dir = (sql_root or self.sql_root) / self.version
         return {
             "version": self.version,
             "parameters": self.parameters,
@@ -94,7 +95,7 @@ CONTRACT = Contract(
 )
 
 
-def full_contract_hash(contract: Contract = CONTRACT, sql_root: Path = SQL_ROOT) -> str:
+def full_contract_hash(contract: Contract = CONTRACT, sql_root: Path | None = None) -> str:
     """sha256 over the canonical JSON of the contract's data definition (tables, parameters, SQL)."""
     payload = json.dumps(contract.data_definition(sql_root), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()

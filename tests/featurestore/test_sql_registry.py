@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -68,7 +69,7 @@ def test_missing_header_and_duplicate_names_are_refused(tmp_path: Path) -> None:
         load_sql_version("v1", root=tmp_path)
 
 
-def test_sql_columns_must_match_the_contract(synthetic_slice: pa.Table, tmp_path: Path, monkeypatch) -> None:
+def test_sql_columns_must_match_the_contract(synthetic_slice: pa.Table, tmp_path: Path) -> None:
     """A SQL file that adds an undeclared column (or drops one) is refused, naming the file and columns."""
     copy = tmp_path / "sql"
     shutil.copytree(SQL_ROOT, copy)
@@ -76,10 +77,9 @@ def test_sql_columns_must_match_the_contract(synthetic_slice: pa.Table, tmp_path
     target.write_text(
         target.read_text().replace("r1 AS ret_1_bps,", "r1 AS ret_1_bps,\n    r1 * 2 AS extra_col,")
     )
-    monkeypatch.setattr("featurestore.sql_registry.SQL_ROOT", copy)
-    monkeypatch.setattr("featurestore.pipeline.load_sql_version", lambda v: load_sql_version(v, root=copy))
+    edited = dataclasses.replace(CONTRACT, sql_root=copy)
     with pytest.raises(ContractError, match=r"not declared \['extra_col'\]"):
-        run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END)
+        run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END, contract=edited)
 
 
 def test_sql_output_columns_equal_the_contract(synthetic_slice: pa.Table) -> None:

@@ -1,0 +1,173 @@
+"""`fs status`: per symbol, what is materialized under which contract, what is stale and why, and which
+snapshots and bundles rest on which materialize runs. Reads the logs only; recomputes nothing.
+
+Usage::
+
+    report = store_status(Store.at("./fsdata"), symbol="XAUUSD")
+    report["symbols"]["XAUUSD"]["materialized"][0]["state"]      # "current" or "stale"
+
+States: a materialized part is `current` when its run's full_contract_hash is the one of the contract in
+force and no ingest wrote bars into its candle slice since (see featurestore.lineage), else `stale` with
+the reason. A snapshot is `current` or `stale` by the runs its manifest names, or `untraced` when it was
+sealed before snapshots recorded their runs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+
+from featurestore.lineage import Run, coverage, describe_marks, runs_of, stale_marks
+from featurestore.snapshots import list_snapshots
+from featurestore.store import Store
+from schemas.contract import contract_hashes
+from schemas.versions import CONTRACTS, DEFAULT_VERSION
+
+UNTRACED = "sealed before lineage was recorded: the materialize runs behind its rows are unknown"
+
+
+def store_status(store: Store, symbol: str | None = None) -> dict[str, Any]:
+    """The status of every symbol of the store (or of `symbol`), as JSON-able data."""
+    with store.connect() as con:
+        symbols = sorted(
+            {r[0] for r in con.execute("SELECT DISTINCT symbol FROM materialize_log").fetchall()}
+            | {m.get("symbol") for m in list_snapshots(store)}
+        )
+        if symbol is not None:
+            symbols = [symbol]
+        runs = {(s, tf): runs_of(con, s, tf) for s, tf in _keys(con, symbols)}
+        every = [r for rs in runs.values() for r in rs]
+        marks = stale_marks(con, [r.run_id for r in every])
+    judge = _Judge(marks)
+    bundles, unreadable = _bundles_by_snapshot(store)
+    by_id = {r.run_id: r for r in every}
+    report: dict[str, Any] = {
+        "contracts": {v: contract_hashes(c) for v, c in CONTRACTS.items()},
+        "default_version": DEFAULT_VERSION,
+        "symbols": {},
+        "unreadable_bundles": unreadable,
+    }
+    for name in symbols:
+        parts = []
+        for (sym, tf), rs in runs.items():
+            if sym != name or not rs:
+                continue
+            span = [
+                seg
+                for version in sorted({r.sql_version for r in rs})
+                for seg in _span([r for r in rs if r.sql_version == version])
+            ]
+            for seg in span:
+                if seg.run is None:
+                    continue
+                state, why = judge.run(seg.run)
+                parts.append(
+                    {
+                        "timeframe": tf,
+                        "range": seg.days(),
+                        "run_id": seg.run.run_id,
+                        "sql_version": seg.run.sql_version,
+                        "full_contract_hash": seg.run.full_contract_hash,
+                        "created_at": seg.run.created_at.isoformat(),
+                        "state": state,
+                        "why": why,
+                    }
+                )
+        snaps = []
+        for manifest in list_snapshots(store):
+            if manifest.get("symbol") != name:
+                continue
+            state, why = snapshot_state(manifest, by_id, judge)
+            snaps.append(
+                {
+                    "id": manifest.get("id"),
+                    "range": "..".join(manifest.get("date_range", [])),
+                    "sql_version": manifest.get("sql_version"),
+                    "full_contract_hash": manifest.get("full_contract_hash"),
+                    "created_at": manifest.get("created_at"),
+                    "state": state,
+                    "why": why,
+                    "materialize_runs": manifest.get("lineage", {}).get("materialize_runs"),
+                    "bundles": bundles.get(manifest.get("id"), []),
+                }
+            )
+        report["symbols"][name] = {"materialized": parts, "snapshots": snaps}
+    return report
+
+
+def snapshot_lineage(store: Store, manifests: list[dict[str, Any]]) -> list[str]:
+    """The lineage state (current / stale / untraced) of each manifest, for `fs snapshots list`."""
+    traced = [m for m in manifests if "lineage" in m]
+    runs: dict[str, Run] = {}
+    marks: dict[str, list[dict[str, Any]]] = {}
+    if traced:
+        with store.connect() as con:
+            for key in _keys(con, sorted({m["symbol"] for m in traced})):
+                runs.update({r.run_id: r for r in runs_of(con, *key)})
+            marks = stale_marks(con, list(runs))
+    judge = _Judge(marks)
+    return [snapshot_state(m, runs, judge)[0] for m in manifests]
+
+
+class _Judge:
+    """Whether a run is current under its version's contract in force, and why not."""
+
+    def __init__(self, marks: dict[str, list[dict[str, Any]]]) -> None:
+        self.marks = marks
+        self.hashes = {v: contract_hashes(c)["full_contract_hash"] for v, c in CONTRACTS.items()}
+
+    def run(self, run: Run) -> tuple[str, str]:
+        ran = f"run {run.run_id} ({run.created_at:%Y-%m-%d %H:%M} UTC)"
+        now = self.hashes.get(run.sql_version)
+        if now is None:
+            return "stale", f"{ran} ran under contract {run.sql_version}, which this code does not know"
+        if run.full_contract_hash != now:
+            return "stale", (
+                f"{ran} ran under {run.sql_version} full_contract_hash {run.full_contract_hash[:16]}; "
+                f"the contract in force for {run.sql_version} has {now[:16]}"
+            )
+        if self.marks.get(run.run_id):
+            return "stale", f"candles changed after {ran}: {describe_marks(self.marks[run.run_id])}"
+        return "current", ""
+
+
+def snapshot_state(manifest: dict[str, Any], runs: dict[str, Run], judge: _Judge) -> tuple[str, str]:
+    lineage = manifest.get("lineage")
+    if lineage is None:
+        return "untraced", UNTRACED
+    for run_id in lineage["materialize_runs"]:
+        if run_id not in runs:
+            return "stale", f"run {run_id} is not recorded in this store"
+        state, why = judge.run(runs[run_id])
+        if state != "current":
+            return state, why
+    return "current", ""
+
+
+def _span(runs: list[Run]) -> list:
+    """The parts of the runs' hull and their owners (one version's runs: they share tables)."""
+    return coverage(runs, min(r.start for r in runs), max(r.end for r in runs))
+
+
+def _keys(con: duckdb.DuckDBPyConnection, symbols: list[str]) -> list[tuple[str, str]]:
+    rows = con.execute(
+        "SELECT DISTINCT symbol, timeframe FROM materialize_log WHERE list_contains(?, symbol) ORDER BY 1, 2",
+        [symbols],
+    ).fetchall()
+    return [(s, tf) for s, tf in rows]
+
+
+def _bundles_by_snapshot(store: Store) -> tuple[dict[str, list[str]], list[str]]:
+    """Bundle names per snapshot id (only each metadata's `snapshot_id` is read), and unreadable bundles."""
+    found: dict[str, list[str]] = {}
+    unreadable: list[str] = []
+    for path in sorted(store.bundles_dir.glob("*/metadata.json")):
+        try:
+            snap = json.loads(path.read_text(encoding="utf-8")).get("snapshot_id")
+        except (OSError, json.JSONDecodeError, AttributeError) as exc:
+            unreadable.append(f"{path.parent.name}: {type(exc).__name__}")
+            continue
+        found.setdefault(str(snap), []).append(path.parent.name)
+    return found, unreadable
