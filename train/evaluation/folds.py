@@ -43,10 +43,7 @@ class Fold:
     def to_dict(self) -> dict[str, Any]:
         return {
             "fold": self.index,
-            **{
-                role: [str(block.start), str(block.end)]
-                for role, block in self.splits.blocks().items()
-            },
+            **{role: [str(block.start), str(block.end)] for role, block in self.splits.blocks().items()},
             "embargo_bars": self.splits.embargo_bars,
         }
 
