@@ -42,7 +42,11 @@ class FoldResult:
     metrics: dict[str, Any]  # test metrics, baselines on the same rows, the base model alone
     trades: dict[str, Any]  # trade table on the test block
     test_p: np.ndarray  # [n_test] direction p_long of the model
+    val_p: np.ndarray  # [n_val] direction p_long on the validation block (top-k% cut points)
+    test_early_p: np.ndarray  # [n_test] early_move probability
     test_rows: np.ndarray  # [n_test] snapshot row indices
+    test_targets: np.ndarray  # [n_test, 3] direction, early_move, quality
+    trade_rows: TradeRows  # the test block's rows as the trade table saw them
     train_last_t1: str  # the latest label end of any transformer training sample
     best_epoch: int
 
@@ -135,7 +139,11 @@ def evaluate_fold(
         metrics=metrics,
         trades=trades,
         test_p=pred["test"]["direction"],
+        val_p=pred["val"]["direction"],
+        test_early_p=pred["test"]["early_move"],
         test_rows=test_rows,
+        test_targets=targets["test"],
+        trade_rows=rows,
         train_last_t1=str(t1[train_rows].max()) if len(train_rows) else "",
         best_epoch=fitted.best_epoch,
     )
