@@ -225,6 +225,61 @@ def replay(
         out.print(replay_view(result.summary, str(result.report_html)), soft_wrap=True)  # paths stay whole
 
 
+@app.command()
+def evaluate(
+    snapshot: Annotated[str, typer.Option(help="Snapshot id of a contract v2 snapshot (has realized_bps).")],
+    folds: Annotated[int, typer.Option(help="Rolling-origin folds (docs/evaluate.md).")] = 4,
+    variants: Annotated[str, typer.Option(help="Comma-separated: v10, v10_ctx.")] = "v10,v10_ctx",
+    seeds: Annotated[int, typer.Option(help="Seeds per variant (only 1 is supported yet).")] = 1,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs per fit (default 30).")] = None,
+    max_train_rows: Annotated[
+        int | None, typer.Option(help="Training samples per fold, most recent.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Training TOML; its splits are replaced by the folds.")
+    ] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="2 folds, 1 epoch, 3000 training rows.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Walk-forward evaluation: retrain every variant per fold; metrics vs baselines and the trade table."""
+    setup_logging(debug)
+    from train.evaluation.walkforward import EvaluateConfig, evaluate_snapshot
+    from train.fitting.config import load_run_config
+    from train.fitting.fit import TrainingFailed
+
+    if quick:
+        folds, epochs, max_train_rows = 2, epochs or 1, max_train_rows or 3000
+    try:
+        if seeds != 1:
+            raise ValueError("--seeds: only 1 seed per variant is supported yet")
+        run_config = load_run_config(config, {"epochs": epochs, "max_train_rows": max_train_rows})
+        evaluate_config = EvaluateConfig(
+            n_folds=folds, variants=tuple(v.strip() for v in variants.split(","))
+        )
+    except ValueError as exc:
+        _fail(debug, exc, 2)
+    try:
+        with StageProgress() as progress:
+            report = evaluate_snapshot(
+                Store.at(store), snapshot, run_config, evaluate_config, on_stage=progress.stage
+            )
+    except (FeatureStoreError, TrainingFailed, ValueError) as exc:
+        _fail(debug, exc, getattr(exc, "exit_code", 1))
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+        return
+    rows = {}
+    for variant, pooled in report["pooled"].items():
+        d = pooled["direction"]
+        rows[f"{variant} pooled direction"] = f"AUC {d['auc']:.4f}  log loss {d['log_loss']:.4f}  n {d['n']}"
+    if report["paired_log_loss"]:
+        rows["v10_ctx - v10 log loss"] = f"{report['paired_log_loss']['pooled']['difference']:+.4f}"
+    rows["report"] = report["report_dir"]
+    out.print(key_value_table("Walk-forward evaluation (long only; realized_bps after spread cost)", rows))
+
+
 @app.command("verify-fullyear")
 def verify_fullyear(
     candles: Annotated[

@@ -1,0 +1,43 @@
+"""Acceptance on the real 2025 data: `train evaluate --folds 2 ... --json` (slow; skipped without data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from featurestore.ingest import IngestOptions, ingest_file
+from featurestore.materialize import MaterializeConfig, materialize
+from featurestore.store import Store
+from featurestore.validate import ValidateConfig, validate
+from schemas.versions import CONTRACT_V2
+from tests.conftest import real_m5_or_skip
+from train.app.cli import app
+
+pytestmark = pytest.mark.slow
+
+
+def test_evaluate_two_folds_on_the_real_year(tmp_path: Path) -> None:
+    from datetime import date
+
+    store = Store.at(tmp_path / "store")
+    ingest_file(store, real_m5_or_skip(), IngestOptions(symbol="XAUUSD", fmt="mt5", source_tz="EET"))
+    days = (date(2025, 2, 1), date(2025, 10, 27))
+    materialize(store, MaterializeConfig("XAUUSD", *days), contract=CONTRACT_V2)
+    snap = validate(store, ValidateConfig("XAUUSD", *days, data_docs=False), contract=CONTRACT_V2).snapshot_id
+    args = ["evaluate", "--snapshot", snap, "--folds", "2", "--variants", "v10,v10_ctx", "--epochs", "1"]
+    args += ["--max-train-rows", "3000", "--json", "--store", str(store.root)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    for variant in ("v10", "v10_ctx"):
+        assert len(report["per_fold"][variant]) == 2
+        for fold in report["per_fold"][variant]:
+            assert {"prior", "logistic"} <= set(fold["metrics"]["baselines"]["direction"])
+            assert fold["metrics"]["base_model_direction"]["n"] == fold["metrics"]["test"]["direction"]["n"]
+        rules = {row["rule"]: row for row in report["pooled"][variant]["trades"]["table"]}
+        assert rules["always enter"]["trades"] > 0 and "top 10% of p_long" in rules
+    assert len(report["paired_log_loss"]["per_fold"]) == 2
+    assert (Path(report["report_dir"]) / "report.json").is_file()
