@@ -244,40 +244,37 @@ def evaluate(
     debug: DebugOpt = False,
 ) -> None:
     """Walk-forward evaluation: retrain every variant per fold; metrics vs baselines and the trade table."""
-    setup_logging(debug)
-    from train.evaluation.walkforward import EvaluateConfig, evaluate_snapshot
-    from train.fitting.config import load_run_config
-    from train.fitting.fit import TrainingFailed
+    with cli_errors(debug):
+        from featurestore.report import key_value_table
+        from train.evaluation.walkforward import EvaluateConfig, evaluate_snapshot
+        from train.fitting.config import load_run_config
 
-    if quick:
-        folds, epochs, max_train_rows = 2, epochs or 1, max_train_rows or 3000
-    try:
+        if quick:
+            folds, epochs, max_train_rows = 2, epochs or 1, max_train_rows or 3000
         if seeds != 1:
             raise ValueError("--seeds: only 1 seed per variant is supported yet")
         run_config = load_run_config(config, {"epochs": epochs, "max_train_rows": max_train_rows})
         evaluate_config = EvaluateConfig(
             n_folds=folds, variants=tuple(v.strip() for v in variants.split(","))
         )
-    except ValueError as exc:
-        _fail(debug, exc, 2)
-    try:
         with StageProgress() as progress:
             report = evaluate_snapshot(
-                Store.at(store), snapshot, run_config, evaluate_config, on_stage=progress.stage
+                store_at(store), snapshot, run_config, evaluate_config, on_stage=progress.stage
             )
-    except (FeatureStoreError, TrainingFailed, ValueError) as exc:
-        _fail(debug, exc, getattr(exc, "exit_code", 1))
-    if as_json:
-        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
-        return
-    rows = {}
-    for variant, pooled in report["pooled"].items():
-        d = pooled["direction"]
-        rows[f"{variant} pooled direction"] = f"AUC {d['auc']:.4f}  log loss {d['log_loss']:.4f}  n {d['n']}"
-    if report["paired_log_loss"]:
-        rows["v10_ctx - v10 log loss"] = f"{report['paired_log_loss']['pooled']['difference']:+.4f}"
-    rows["report"] = report["report_dir"]
-    out.print(key_value_table("Walk-forward evaluation (long only; realized_bps after spread cost)", rows))
+        if as_json:
+            _emit_json(report)
+            return
+        rows = {}
+        for variant, pooled in report["pooled"].items():
+            d = pooled["direction"]
+            rows[f"{variant} pooled direction"] = (
+                f"AUC {d['auc']:.4f}  log loss {d['log_loss']:.4f}  n {d['n']}"
+            )
+        if report["paired_log_loss"]:
+            rows["v10_ctx - v10 log loss"] = f"{report['paired_log_loss']['pooled']['difference']:+.4f}"
+        rows["report"] = report["report_dir"]
+        title = "Walk-forward evaluation (long only; realized_bps after spread cost)"
+        out.print(key_value_table(title, rows))
 
 
 @app.command("verify-fullyear")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from featurestore.snapshots import Snapshot
+from featurestore.api import Snapshot
 from train.evaluation.folds import Fold, rolling_folds
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
 from train.fitting.base_model import predict as base_predict

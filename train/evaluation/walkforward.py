@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from featurestore.snapshots import open_snapshot
-from featurestore.store import Store
+from featurestore.api import Store, open_snapshot
 from train.evaluation.evaluate import FoldResult, evaluate_fold, prepare_fold, snapshot_folds
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
 from train.fitting.config import VARIANTS, RunConfig
