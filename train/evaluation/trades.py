@@ -167,7 +167,7 @@ def trade_table(
     """One row per entry rule plus always-enter, each with its random-entry band.
 
     ``intervals(rows, signal, taken)``, when given, adds each statistic's interval (see
-    :func:`train.evaluation.trade_intervals.trade_intervals`).
+    :func:`train.evaluation.metric_intervals.trade_intervals`).
     """
     rng = np.random.default_rng(config.seed)
     always = np.ones(len(rows), dtype=bool)

@@ -39,5 +39,13 @@ def test_evaluate_two_folds_on_the_real_year(tmp_path: Path) -> None:
             assert fold["metrics"]["base_model_direction"]["n"] == fold["metrics"]["test"]["direction"]["n"]
         rules = {row["rule"]: row for row in report["pooled"][variant]["trades"]["table"]}
         assert rules["always enter"]["trades"] > 0 and "top 10% of p_long" in rules
+        for head in ("direction", "early_move"):
+            for metric in ("log_loss", "brier", "auc"):
+                interval = report["pooled"][variant]["intervals"][head][metric]
+                assert interval["low"] <= interval["estimate"] <= interval["high"] and interval["n_days"] > 20
+        assert rules["always enter"]["intervals"]["mean_bps"]["n"] == rules["always enter"]["trades"]
     assert len(report["paired_log_loss"]["per_fold"]) == 2
+    paired = report["paired_log_loss"]["pooled"]
+    assert paired["interval"]["estimate"] == pytest.approx(paired["difference"])
+    assert all(fold["interval"]["n"] == fold["n"] for fold in report["paired_log_loss"]["per_fold"])
     assert (Path(report["report_dir"]) / "report.json").is_file()
