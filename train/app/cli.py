@@ -272,9 +272,9 @@ def evaluate(
             )
         if report["paired_log_loss"]:
             rows["v10_ctx - v10 log loss"] = f"{report['paired_log_loss']['pooled']['difference']:+.4f}"
-        rows["report"] = report["report_dir"]
         title = "Walk-forward evaluation (long only; realized_bps after spread cost)"
         out.print(key_value_table(title, rows))
+        out.print(f"Report (opens offline): {report['report_html']}", highlight=False, soft_wrap=True)
 
 
 @app.command("verify-fullyear")

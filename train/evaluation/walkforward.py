@@ -26,6 +26,7 @@ import numpy as np
 
 from featurestore.api import Store, open_snapshot
 from train.evaluation.evaluate import FoldResult, evaluate_fold, prepare_fold, snapshot_folds
+from train.evaluation.evaluate_html import write_evaluate_html
 from train.evaluation.metric_intervals import (
     AUC_RESAMPLES,
     binary_intervals,
@@ -119,6 +120,7 @@ def evaluate_snapshot(
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     report["report_dir"] = str(out)
+    report["report_html"] = str(write_evaluate_html(report, out))
     return report
 
 

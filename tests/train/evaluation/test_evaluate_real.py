@@ -14,6 +14,7 @@ from featurestore.store import Store
 from featurestore.validate import ValidateConfig, validate
 from schemas.versions import CONTRACT_V2
 from tests.conftest import real_m5_or_skip
+from tests.html_checks import assert_self_contained_report
 from train.app.cli import app
 
 pytestmark = pytest.mark.slow
@@ -49,3 +50,5 @@ def test_evaluate_two_folds_on_the_real_year(tmp_path: Path) -> None:
     assert paired["interval"]["estimate"] == pytest.approx(paired["difference"])
     assert all(fold["interval"]["n"] == fold["n"] for fold in report["paired_log_loss"]["per_fold"])
     assert (Path(report["report_dir"]) / "report.json").is_file()
+    page = assert_self_contained_report(Path(report["report_html"]), "v10_ctx")
+    assert "Trade table, v10_ctx" in page and "random band" in page
