@@ -13,6 +13,7 @@ Usage::
 
 from __future__ import annotations
 
+from featurestore.funnel import funnel_stages, is_monotone
 from featurestore.ingest import IngestOptions, ingest_file
 from featurestore.materialize import MaterializeConfig, materialize, read_blocked_intervals
 from featurestore.online import DECISION_TABLES, featurize_window, stored_candles
@@ -28,7 +29,9 @@ __all__ = [
     "Store",
     "ValidateConfig",
     "featurize_window",
+    "funnel_stages",
     "ingest_file",
+    "is_monotone",
     "materialize",
     "open_snapshot",
     "read_blocked_intervals",

@@ -28,6 +28,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from featurestore.ddl import create_table
 from featurestore.errors import InputError, MaterializeError
 from featurestore.funnel import EligibilityFunnel, eligibility_funnel
 from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
@@ -38,15 +39,6 @@ from schemas.columns import Table
 from schemas.contract import CONTRACT, Contract, contract_hashes
 
 logger = logging.getLogger(__name__)
-
-_SQL_TYPES = {
-    "str": "VARCHAR",
-    "datetime": "TIMESTAMP",
-    "bool": "BOOLEAN",
-    "int8": "TINYINT",
-    "int64": "BIGINT",
-    "float64": "DOUBLE",
-}
 
 
 @dataclass(frozen=True)
@@ -222,16 +214,6 @@ def _slice_warnings(candles: pa.Table, start: datetime, contract: Contract) -> l
     return []
 
 
-def _ddl(table: Table, name: str) -> str:
-    cols = [
-        f"{c.name} {_SQL_TYPES[c.dtype]}" + (" NOT NULL" if c.nullable == "never" else "")
-        for c in table.columns
-    ]
-    # No PRIMARY KEY: (symbol, ts) is unique by construction (one slice of the keyed candles table) and is
-    # checked by the validation gate; an index would double the write time of a year.
-    return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(cols)})"
-
-
 def _check_existing(con: duckdb.DuckDBPyConnection, table: Table, name: str) -> None:
     stored = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
     if stored != list(table.names):
@@ -257,7 +239,9 @@ def _write(
     try:
         for table in contract.tables:
             name = stored_table(contract, table)
-            con.execute(_ddl(table, name))
+            # No PRIMARY KEY: (symbol, ts) is unique by construction (one slice of the keyed candles
+            # table) and is checked by the validation gate; an index would double the write time of a year.
+            con.execute(create_table(table, name))
             _check_existing(con, table, name)
             con.execute(
                 f"DELETE FROM {name} WHERE symbol = ? AND ts >= ? AND ts < ?",

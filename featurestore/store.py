@@ -21,25 +21,17 @@ from pathlib import Path
 
 import duckdb
 
+from featurestore.ddl import create_table
 from featurestore.errors import StoreBusyError, StoreMissingError
+from schemas.features_v1 import CANDLES
 
 DEFAULT_STORE = "./fsdata"
 DB_FILE = "featurestore.duckdb"
 
-CANDLES_DDL = """
-CREATE TABLE IF NOT EXISTS candles (
-    symbol VARCHAR NOT NULL,
-    timeframe VARCHAR NOT NULL,
-    ts TIMESTAMP NOT NULL,
-    open DOUBLE NOT NULL,
-    high DOUBLE NOT NULL,
-    low DOUBLE NOT NULL,
-    close DOUBLE NOT NULL,
-    tick_volume BIGINT,
-    spread DOUBLE,
-    ingest_id INTEGER NOT NULL,
-    PRIMARY KEY (symbol, timeframe, ts)
-);
+# The candles table from the contract's declaration (types and NOT NULL from it) plus the store's own
+# ingest_id; the bookkeeping tables below belong to the store alone.
+CANDLES_DDL = create_table(CANDLES, extra=("ingest_id INTEGER NOT NULL",), primary_key=CANDLES.grain)
+STORE_DDL = """
 CREATE TABLE IF NOT EXISTS candles_rejected (
     ingest_id INTEGER NOT NULL,
     symbol VARCHAR NOT NULL,
@@ -159,6 +151,7 @@ class Store:
         try:
             if not read_only:
                 con.execute(CANDLES_DDL)
+                con.execute(STORE_DDL)
             yield con
         finally:
             con.close()

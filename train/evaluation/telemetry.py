@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import kruskal
 
+from featurestore.api import funnel_stages, is_monotone
 from schemas.parameters_v1 import SESSION_NAMES, TREND_REGIME_NAMES, VOL_REGIME_NAMES
 
 # grouping name -> (id column, bucket names by id)
@@ -212,11 +213,11 @@ def cycle_funnel(status: np.ndarray, reason: np.ndarray, eligible: np.ndarray, p
         "eligible": int(eligible.sum()),
         "predicted": int(predicted.sum()),
     }
-    values = list(counts.values())
+    stages = funnel_stages(counts["cycles"], list(counts.items()))
     reasons, n = np.unique(reason, return_counts=True)
     return {
         **counts,
-        "invariant_holds": all(a >= b for a, b in zip(values, values[1:], strict=False)),
+        "invariant_holds": is_monotone(stages),
         "eligible_rate": counts["eligible"] / counts["cycles"] if counts["cycles"] else 0.0,
         "by_reason": {str(r): int(c) for r, c in zip(reasons, n, strict=True)},
     }

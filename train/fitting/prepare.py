@@ -8,14 +8,14 @@ on the training samples only and stored by feature name.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 import torch
 
-from featurestore.api import Snapshot, utc_day_range
+from featurestore.api import Snapshot, funnel_stages, utc_day_range
 from train.fitting.base_model import fit_final, fit_out_of_fold, predict
 from train.fitting.config import RunConfig
 from train.fitting.dataset import (
@@ -155,10 +155,7 @@ def _filter_report(
     ]
     return {
         "snapshot_funnel": snapshot.manifest["eligibility_report"],
-        "trainer_stages": [
-            {"name": name, "remaining": n, "share_of_bars": round(n / rows, 4) if rows else 0.0}
-            for name, n in stages
-        ],
+        "trainer_stages": [asdict(stage) for stage in funnel_stages(rows, stages)],
         "samples": {"train": n_kept, "val": len(splits.val), "test": len(splits.test)},
         "train_without_history": n_train - n_kept,
         "splits": splits.report(),
