@@ -64,6 +64,7 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
     windowed = full_windows(seq_ok)
     candidate = eligible & labelled & windowed
     splits = assign_splits(ts, t1, candidate, config.splits)
+    _check_splits_hold_samples(splits, config, ts)
 
     x = frame.select(SNAP_FEATURES).to_numpy().astype(np.float64)
     y = frame["y_direction"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
@@ -109,6 +110,18 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
         filter_report=report,
         ranges=ranges,
     )
+
+
+def _check_splits_hold_samples(splits: Any, config: RunConfig, ts: np.ndarray) -> None:
+    """A split without one usable sample cannot train or evaluate: say which, and what the data covers."""
+    for role, block in config.splits.blocks().items():
+        if len(getattr(splits, role)) == 0:
+            days = ts.astype("datetime64[D]")
+            covers = f"{days[0]}..{days[-1]}" if len(ts) else "nothing"
+            raise ValueError(
+                f"the {role} split {block.start}..{block.end} holds no usable sample of the snapshot "
+                f"(it covers {covers}); how to fix: choose [splits] days inside the snapshot's range"
+            )
 
 
 def _check_finite(tensors: Tensors, idx: torch.Tensor, split: str) -> None:

@@ -41,16 +41,21 @@ def test_run_with_a_missing_config_file_names_it(tmp_path: Path) -> None:
 def test_run_value_errors_exit_as_bad_usage_like_replay(
     snapshot_store: tuple[Path, str], tmp_path: Path
 ) -> None:
+    # Valid, ordered splits that lie outside the snapshot: the ValueError comes from inside the run (it
+    # exited 1 there, but 2 in `train replay`), and the message names the split and what the data covers.
     root, snap = snapshot_store
     config = tmp_path / "outside.toml"
-    text = TINY.read_text().replace(
-        'train = ["2025-02-03", "2025-04-30"]', 'train = ["2030-01-01", "2030-01-31"]'
-    )
-    config.write_text(
-        text.replace('val = ["2025-05-01", "2025-05-31"]', 'val = ["2030-02-01", "2030-02-28"]')
-    )
+    text = TINY.read_text()
+    for old, new in (
+        ('train = ["2025-02-03", "2025-04-30"]', 'train = ["2030-01-01", "2030-01-31"]'),
+        ('val = ["2025-05-01", "2025-05-31"]', 'val = ["2030-02-01", "2030-02-28"]'),
+        ('test = ["2025-06-01", "2025-06-27"]', 'test = ["2030-03-01", "2030-03-31"]'),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    config.write_text(text)
     result = runner.invoke(app, ["run", "--snapshot", snap, "--config", str(config), "--store", str(root)])
-    assert_exit(result, 2, "Error:")
+    assert_exit(result, 2, "the train split 2030-01-01..2030-01-31 holds no usable sample", "how to fix")
 
 
 def test_replay_with_a_missing_killswitch_file(bundles: dict[str, Path], tmp_path: Path) -> None:
