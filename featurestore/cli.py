@@ -325,12 +325,14 @@ def docs(
     """Print the path of the data docs index (the snapshot's results page on stderr); they open offline."""
     from featurestore.console import err, open_in_browser
     from featurestore.errors import FeatureStoreError
-    from featurestore.snapshots import check_id
+    from featurestore.snapshots import check_id, list_snapshots, recorded_contract
     from validation.data_docs import docs_page, site_dir
 
     def action() -> None:
         root = store_at(store)
-        page = docs_page(root.validation_dir, check_id(snapshot_id))
+        manifest = next((m for m in list_snapshots(root) if m.get("id") == check_id(snapshot_id)), None)
+        contract = recorded_contract(manifest) if manifest is not None else None
+        page = docs_page(root.validation_dir, snapshot_id, contract) if contract else None
         if page is None:
             raise FeatureStoreError(
                 f"no data docs for snapshot {snapshot_id}: run `fs validate` for its range"

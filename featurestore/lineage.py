@@ -261,12 +261,12 @@ def check_lineage(
 def range_is_current(store: Any, config: Any) -> bool:
     """Whether every row of a `MaterializeConfig`'s range comes from a current run of the default contract."""
     from featurestore.store import utc_day_range
-    from schemas.contract import CONTRACT
+    from schemas.versions import DEFAULT_CONTRACT
 
     start, end = utc_day_range(config.start, config.end)
     with store.connect() as con:
         try:
-            check_lineage(con, config.symbol, config.timeframe, start, end, CONTRACT, "{days}")
+            check_lineage(con, config.symbol, config.timeframe, start, end, DEFAULT_CONTRACT, "{days}")
         except LineageError:
             return False
     return True

@@ -36,7 +36,8 @@ from featurestore.snapshots import table_hash
 from featurestore.store import Store, utc_day_range
 from featurestore.versions import stored_table
 from schemas.columns import Table
-from schemas.contract import CONTRACT, Contract, contract_hashes
+from schemas.contract import Contract, contract_hashes
+from schemas.versions import DEFAULT_CONTRACT
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class MaterializeResult:
     warnings: tuple[str, ...]
     seconds: float
     slice_rows: int
+    contract_version: str
     feature_contract_hash: str
     full_contract_hash: str
 
@@ -77,6 +79,7 @@ class MaterializeResult:
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
             "slice_rows": self.slice_rows,
+            "contract_version": self.contract_version,
             "feature_contract_hash": self.feature_contract_hash,
             "full_contract_hash": self.full_contract_hash,
         }
@@ -86,16 +89,18 @@ def materialize(
     store: Store,
     config: MaterializeConfig,
     *,
-    contract: Contract = CONTRACT,
+    contract: Contract | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> MaterializeResult:
-    """Materialize context, seq_features, snap_features, eligibility and labels for the configured range.
+    """Materialize context, seq_features, snap_features, eligibility and labels for the configured range,
+    under `contract` (default: `schemas.versions.DEFAULT_CONTRACT`, the newest version).
 
     Raises:
         MaterializeError: wrong timeframe, empty range, no candles, or candles lacking a needed column.
         StoreBusyError: another process holds the store.
     """
     started = time.perf_counter()
+    contract = contract or DEFAULT_CONTRACT
     if config.timeframe != contract.parameters["timeframe"]:
         raise MaterializeError(
             f"contract {contract.version} is defined on {contract.parameters['timeframe']} bars, "
@@ -144,6 +149,7 @@ def materialize(
         warnings=tuple(warnings),
         seconds=time.perf_counter() - started,
         slice_rows=candles.num_rows,
+        contract_version=contract.version,
         feature_contract_hash=hashes["feature_contract_hash"],
         full_contract_hash=hashes["full_contract_hash"],
     )

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from featurestore.errors import FeatureStoreError
 from featurestore.store import Store
-from schemas.contract import CONTRACT, Contract, contract_hashes
+from schemas.contract import Contract, contract_hashes
 from schemas.hashing import canonical_sha256, file_sha256, sha256_hex
 from schemas.versions import UnknownContractVersion, contract_for
 
@@ -161,12 +161,12 @@ class Snapshot:
         return _naive_utc(pq.read_table(self.path / f"{name}.parquet"))
 
 
-def open_snapshot(store: Store, snap_id: str, *, contract: Contract | None = CONTRACT) -> Snapshot:
+def open_snapshot(store: Store, snap_id: str, *, contract: Contract | None = None) -> Snapshot:
     """Open a snapshot after re-checking every file hash, the manifest hash and the contract hashes.
 
     `contract`: the contract the caller computes with; the snapshot must hold that version's data under
-    that version's hashes. None: the registered contract of the version the snapshot names (the
-    opened snapshot's `contract`).
+    that version's hashes. None (the default): the registered contract of the version the snapshot names
+    (the opened snapshot's `contract`); consumers then check that they can read that version.
 
     Raises:
         SnapshotError: unknown id, a changed or missing file, or a contract other than the code's.

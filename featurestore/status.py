@@ -14,7 +14,6 @@ sealed before snapshots recorded their runs.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import duckdb
@@ -22,6 +21,7 @@ import duckdb
 from featurestore.lineage import Run, coverage, describe_marks, runs_of, stale_marks
 from featurestore.snapshots import list_snapshots
 from featurestore.store import Store
+from schemas.bundle_metadata import METADATA_FILE, BundleMetadataError, read_bundle_metadata
 from schemas.contract import contract_hashes
 from schemas.versions import CONTRACTS, DEFAULT_VERSION
 
@@ -160,14 +160,14 @@ def _keys(con: duckdb.DuckDBPyConnection, symbols: list[str]) -> list[tuple[str,
 
 
 def _bundles_by_snapshot(store: Store) -> tuple[dict[str, list[str]], list[str]]:
-    """Bundle names per snapshot id (only each metadata's `snapshot_id` is read), and unreadable bundles."""
+    """Bundle names per snapshot id (by the one metadata reader), and the bundles it cannot read, why."""
     found: dict[str, list[str]] = {}
     unreadable: list[str] = []
-    for path in sorted(store.bundles_dir.glob("*/metadata.json")):
+    for path in sorted(store.bundles_dir.glob(f"*/{METADATA_FILE}")):
         try:
-            snap = json.loads(path.read_text(encoding="utf-8")).get("snapshot_id")
-        except (OSError, json.JSONDecodeError, AttributeError) as exc:
-            unreadable.append(f"{path.parent.name}: {type(exc).__name__}")
+            snap = read_bundle_metadata(path.parent).snapshot_id
+        except BundleMetadataError as exc:
+            unreadable.append(f"{path.parent.name}: {exc}")
             continue
-        found.setdefault(str(snap), []).append(path.parent.name)
+        found.setdefault(snap, []).append(path.parent.name)
     return found, unreadable

@@ -25,11 +25,11 @@ CONTRACT_V2 = Contract(
 )
 CONTRACTS: dict[str, Contract] = {c.version: c for c in (CONTRACT_V1, CONTRACT_V2)}
 NEWEST = max(CONTRACTS, key=lambda v: int(v.lstrip("v")))
-# What `fs materialize` uses when no --contract is given. It stays v1 while the trainer, replay and the
-# live cycle still build their inputs from v1's declarations (schemas.contract.CONTRACT): a v2 snapshot
-# would be refused by `train run` (clear error, nothing trained). It becomes NEWEST once they read the
-# version a snapshot or bundle names.
-DEFAULT_VERSION = "v1"
+# What `fs materialize` (and the library's `materialize`) use when no contract is named: the newest. The
+# trainer, replay and the live cycle read the version a snapshot or bundle names, so older versions keep
+# working beside it.
+DEFAULT_VERSION = NEWEST
+DEFAULT_CONTRACT = CONTRACTS[DEFAULT_VERSION]
 
 
 class UnknownContractVersion(LookupError):

@@ -340,24 +340,6 @@ def verify_fullyear(
         )
 
 
-INSPECT_KEYS = (
-    "variant",
-    "supports_context_features",
-    "seq_len",
-    "seq_dim",
-    "snap_dim",
-    "ctx_cat_dim",
-    "ctx_cont_dim",
-    "feature_contract_hash",
-    "full_contract_hash",
-    "snapshot_id",
-    "split_ranges",
-    "seed",
-    "eligibility_report",
-    "metrics",
-)
-
-
 @app.command()
 def inspect(
     bundle: Annotated[Path, typer.Argument(help="Bundle directory, or its name under the store's bundles/.")],
@@ -368,40 +350,36 @@ def inspect(
     """Show a bundle's metadata, hashes, metrics and eligibility report, and verify its files."""
     with cli_errors(debug):
         from featurestore.report import key_value_table
-        from train.fitting.bundle import METADATA, BundleMismatch, load_entry_v10_bundle
+        from schemas.bundle_metadata import BundleMetadataError, read_bundle_metadata
+        from train.fitting.bundle import BundleMismatch, load_entry_v10_bundle
         from train.fitting.run import summary_metrics
 
         path = _bundle_path(store_at(store), bundle)
         try:
-            meta = json.loads((path / METADATA).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise BundleMismatch(path, [f"{METADATA} is not JSON (line {exc.lineno}: {exc.msg})"]) from None
-        missing = [key for key in INSPECT_KEYS if key not in meta]
-        if missing:
-            raise BundleMismatch(
-                path, [f"{METADATA} lacks {', '.join(missing)}: not a bundle of this trainer"]
-            )
-        loaded = load_entry_v10_bundle(path, variant=meta["variant"], mode="live")
+            meta = read_bundle_metadata(path)
+        except BundleMetadataError as exc:
+            raise BundleMismatch(path, [str(exc)]) from None
+        loaded = load_entry_v10_bundle(path, variant=meta.variant, mode="live")
         if as_json:
-            _emit_json({**meta, "status": loaded.status, "problems": list(loaded.problems)})
+            _emit_json({**meta.to_dict(), "status": loaded.status, "problems": list(loaded.problems)})
             return
         rows = {
             "status": loaded.status + ("" if not loaded.problems else ": " + "; ".join(loaded.problems)),
-            "variant": meta["variant"],
-            "supports_context_features": meta["supports_context_features"],
+            "variant": meta.variant,
+            "supports_context_features": meta.supports_context_features,
             "dims (seq / snap / ctx)": (
-                f"{meta['seq_len']}x{meta['seq_dim']} / {meta['snap_dim']} / "
-                f"{meta['ctx_cat_dim']}+{meta['ctx_cont_dim']}"
+                f"{meta.seq_len}x{meta.seq_dim} / {meta.snap_dim} / {meta.ctx_cat_dim}+{meta.ctx_cont_dim}"
             ),
-            "feature_contract_hash": meta["feature_contract_hash"],
-            "full_contract_hash": meta["full_contract_hash"],
-            "snapshot id": meta["snapshot_id"],
-            "splits": json.dumps(meta["split_ranges"]),
-            "seed": meta["seed"],
+            "contract": f"{meta.contract_version} (feature {meta.feature_contract_hash}, "
+            f"full {meta.full_contract_hash})",
+            "snapshot id": meta.snapshot_id,
+            "splits": json.dumps(meta.split_ranges),
+            "seeds": f"torch {meta.seeds.torch}, base model {meta.seeds.base_model}",
+            "hybrid channels": f"EMA span {meta.hybrid.ema_span}, window {meta.hybrid.ema_window}",
         }
         out.print(key_value_table(f"Bundle {path}", rows))
-        out.print(filter_rates(meta["eligibility_report"]))
-        out.print(metrics_table(summary_metrics(meta["metrics"])))
+        out.print(filter_rates(meta.eligibility_report))
+        out.print(metrics_table(summary_metrics(meta.metrics)))
 
 
 def _emit_json(payload: dict[str, Any]) -> None:

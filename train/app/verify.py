@@ -40,8 +40,10 @@ from featurestore.api import (
     validate,
 )
 from featurestore.errors import FeatureStoreError
-from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS, contract_hashes
+from schemas.bundle_metadata import read_bundle_metadata
+from schemas.contract import CONTRACT_HASH_KEYS, Contract, contract_hashes
 from schemas.hashing import sha256_hex
+from schemas.versions import DEFAULT_CONTRACT
 from train.app.verify_report import write_report
 from train.evaluation.parity import ParityConfig, check_parity
 from train.evaluation.replay import ReplayConfig, replay_snapshot
@@ -86,17 +88,17 @@ class VerifyResult:
     report_dir: Path
 
 
-def usable_days(store: Store, symbol: str) -> tuple[date, date]:
+def usable_days(store: Store, symbol: str, contract: Contract = DEFAULT_CONTRACT) -> tuple[date, date]:
     """The days whose bars have full history (warmup) and resolvable labels, from the stored candles."""
     ts = stored_candles(store, symbol, "M5").column("ts").to_numpy()
-    need = CONTRACT.warmup_bars + CONTRACT.label_margin_bars + 2 * 288
+    need = contract.warmup_bars + contract.label_margin_bars + 2 * 288
     if len(ts) < need:
         raise FeatureStoreError(
             f"{symbol} has {len(ts)} M5 bars stored; a verification needs at least {need} "
-            f"({CONTRACT.warmup_bars} of warmup, the label margin and two days)"
+            f"({contract.warmup_bars} of warmup, the label margin and two days)"
         )
-    first = ts[CONTRACT.warmup_bars].astype("datetime64[D]").item() + timedelta(days=1)
-    last = ts[-CONTRACT.label_margin_bars - 1].astype("datetime64[D]").item() - timedelta(days=1)
+    first = ts[contract.warmup_bars].astype("datetime64[D]").item() + timedelta(days=1)
+    last = ts[-contract.label_margin_bars - 1].astype("datetime64[D]").item() - timedelta(days=1)
     return first, last
 
 
@@ -137,10 +139,10 @@ def verify_fullyear(
         )
     first, last = usable_days(store, config.symbol)
     with stage("materialize"):
-        built = materialize(store, MaterializeConfig(config.symbol, first, last))
+        built = materialize(store, MaterializeConfig(config.symbol, first, last), contract=DEFAULT_CONTRACT)
     with stage("validate"):
         checked = validate(store, ValidateConfig(config.symbol, first, last, data_docs=False))
-    snapshot = open_snapshot(store, checked.snapshot_id)
+    snapshot = open_snapshot(store, checked.snapshot_id, contract=DEFAULT_CONTRACT)
     splits = proportional_splits(first, last, config.train_share, config.val_share)
     bundles = {}
     for variant in ("v10_ctx", "v10"):
@@ -159,8 +161,10 @@ def verify_fullyear(
         parity = check_parity(
             store, load_bundle(bundles["v10_ctx"], "replay", hashes), snapshot, replay.cycles, config.parity
         )
-    metadata = {v: _metadata(path) for v, path in bundles.items()}
-    invariants = _invariants(snapshot.manifest, metadata, replay.summary, replay.cycles, parity, config)
+    metadata = {v: read_bundle_metadata(path).to_dict() for v, path in bundles.items()}
+    invariants = _invariants(
+        built.to_dict(), snapshot.manifest, metadata, replay.summary, replay.cycles, parity, config
+    )
     report = {
         "passed": all(i["passed"] for i in invariants.values()),
         "invariants": invariants,
@@ -168,7 +172,7 @@ def verify_fullyear(
         "materialize": built.to_dict(),
         "validation": checked.to_dict(),
         "hashes": {
-            "code": contract_hashes(),
+            "code": {"contract_version": DEFAULT_CONTRACT.version, **contract_hashes(DEFAULT_CONTRACT)},
             "snapshot": hashes,
             **{f"bundle {v}": {k: m[k] for k in CONTRACT_HASH_KEYS} for v, m in metadata.items()},
         },
@@ -208,11 +212,12 @@ def _trained(store: Store, snapshot_id: str, config: RunConfig, name: str) -> Pa
     return result.bundle_path
 
 
-def _metadata(path: Path) -> dict[str, Any]:
-    return json.loads((path / METADATA).read_text(encoding="utf-8"))
+def _hashes(stamped: dict[str, Any]) -> dict[str, Any]:
+    return {k: stamped[k] for k in CONTRACT_HASH_KEYS}
 
 
 def _invariants(
+    materialized: dict[str, Any],
     manifest: dict[str, Any],
     metadata: dict[str, dict[str, Any]],
     summary: dict[str, Any],
@@ -220,16 +225,18 @@ def _invariants(
     parity: dict[str, Any],
     config: VerifyConfig,
 ) -> dict[str, dict[str, Any]]:
-    code = contract_hashes()
+    """Every invariant with passed and the detail behind it (the report's table)."""
+    keys = ("contract_version", *CONTRACT_HASH_KEYS)
+    code = {"contract_version": DEFAULT_CONTRACT.version, **contract_hashes(DEFAULT_CONTRACT)}
+    replays = (("model", summary), ("baseline", summary["baseline"]))
     stages = {
-        "snapshot": {k: manifest[k] for k in CONTRACT_HASH_KEYS},
-        **{f"bundle {v}": {k: m[k] for k in CONTRACT_HASH_KEYS} for v, m in metadata.items()},
-        **{
-            f"replay {role}": {k: s["bundle"][k] for k in CONTRACT_HASH_KEYS}
-            for role, s in (("model", summary), ("baseline", summary["baseline"]))
-        },
+        "materialize": {"contract_version": materialized["contract_version"], **_hashes(materialized)},
+        "snapshot": {"contract_version": manifest["sql_version"], **_hashes(manifest)},
+        **{f"bundle {v}": {k: m[k] for k in keys} for v, m in metadata.items()},
+        **{f"replay {role}": {k: s["bundle"][k] for k in keys} for role, s in replays},
+        "parity": {"contract_version": parity["contract_version"], **_hashes(code)},
     }
-    differing = [where for where, hashes in stages.items() if hashes != code]
+    differing = [where for where, stamped in stages.items() if stamped != code]
     foreign = [v for v, m in metadata.items() if m["snapshot_id"] != manifest["id"]]
     predicted = cycles.filter("predicted")
     inputs_bad = int((~np.isfinite(predicted["p_xgb"].to_numpy())).sum())
@@ -239,11 +246,13 @@ def _invariants(
     funnel = summary["funnel"]
     low, high = config.eligible_rate_range
     return {
-        "hashes equal end to end": {
+        "one contract version and hash end to end": {
             "passed": not differing and not foreign,
-            "detail": "code, snapshot, both bundles and both replays agree"
+            "detail": f"materialize, snapshot, both bundles, both replays and parity ran under contract "
+            f"{code['contract_version']} ({code['full_contract_hash']})"
             if not differing and not foreign
-            else f"differ from the code's: {differing}; bundles of another snapshot: {foreign}",
+            else f"differ from contract {code['contract_version']} {code['full_contract_hash']}: "
+            f"{differing}; bundles of another snapshot: {foreign}",
         },
         "no NaN in model inputs or outputs": {
             "passed": inputs_bad == 0 and outputs_bad == 0 and summary["non_finite_outputs"] == 0,

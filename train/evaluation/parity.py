@@ -22,17 +22,21 @@ import numpy as np
 import polars as pl
 
 from featurestore.api import DECISION_TABLES, Snapshot, Store, stored_candles, utc_day_range
-from schemas.contract import CONTRACT
-from train.fitting.bundle import LoadedBundle
+from schemas.contract import Contract
+from train.fitting.bundle import BundleMismatch, LoadedBundle
 from train.fitting.dataset import snapshot_frame
 from train.serving.live import predict_latest
 
 FLOAT_ABS_FLOOR = 1e-12
-COLUMNS = tuple(
-    dict.fromkeys(
-        c for t in DECISION_TABLES for c in CONTRACT.table(t).columns if c.name not in ("symbol", "ts")
+
+
+def decision_columns(contract: Contract) -> tuple[Any, ...]:
+    """Every column of the decision-time tables of `contract` but the keys: what the live path recomputes."""
+    return tuple(
+        dict.fromkeys(
+            c for t in DECISION_TABLES for c in contract.table(t).columns if c.name not in ("symbol", "ts")
+        )
     )
-)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,10 @@ def check_parity(
     store: Store, bundle: LoadedBundle, snapshot: Snapshot, batch_cycles: pl.DataFrame, config: ParityConfig
 ) -> dict[str, Any]:
     """Compare the live path with the snapshot and batch replay on `config.bars` random bars of its range."""
+    if bundle.contract.version != snapshot.contract.version:
+        why = f"contract {bundle.contract.version}, but snapshot {snapshot.id} is {snapshot.contract.version}"
+        raise BundleMismatch(bundle.path, [why])
+    columns = decision_columns(snapshot.contract)
     frame = snapshot_frame(snapshot)
     lo, hi = utc_day_range(*(date.fromisoformat(d) for d in snapshot.manifest["date_range"]))
     candles = stored_candles(store, snapshot.manifest["symbol"], snapshot.manifest["timeframe"], before=hi)
@@ -71,7 +79,7 @@ def check_parity(
         seconds.append(time.perf_counter() - began)
         row = offline.row(by_ts[decision.ts], named=True)
         online = decision.frame.row(decision.frame.height - 1, named=True)
-        for col in COLUMNS:
+        for col in columns:
             same, rel = _compare(online[col.name], row[col.name], col.dtype, config.feature_rtol)
             max_rel = max(max_rel, rel)
             if not same:
@@ -89,7 +97,8 @@ def check_parity(
         "passed": passed,
         "bars": len(picks),
         "predicted_bars": predicted,
-        "feature_columns": len(COLUMNS),
+        "contract_version": snapshot.contract.version,
+        "feature_columns": len(columns),
         "feature_mismatches": len(mismatches),
         "first_mismatches": mismatches[:5],
         "max_rel_diff_features": max_rel,

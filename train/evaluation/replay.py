@@ -30,7 +30,7 @@ import polars as pl
 import pyarrow as pa
 
 from featurestore.api import Store, open_snapshot, stored_candles, utc_day_range
-from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS, contract_hashes
+from schemas.contract import CONTRACT_HASH_KEYS, Contract
 from train.evaluation.comparison import compare
 from train.evaluation.replay_bundles import load_bundles
 from train.evaluation.replay_html import REPORT_NAME, write_replay_html
@@ -87,7 +87,7 @@ def replay_snapshot(
 ) -> ReplayResult:
     """Batch replay over the snapshot's bars (or the configured range of them)."""
     started = time.perf_counter()
-    snapshot = open_snapshot(store, snapshot_id)
+    snapshot = open_snapshot(store, snapshot_id, contract=None)  # under the version it names
     hashes = {k: snapshot.manifest[k] for k in CONTRACT_HASH_KEYS}
     bundles = load_bundles(bundle_path, baseline_path, config.load_mode, hashes)
     frame = snapshot_frame(snapshot)
@@ -117,8 +117,9 @@ def replay_online(
     if config.start is None or config.end is None:
         raise ValueError("online replay needs a date range (--date-range FIRST..LAST)")
     started = time.perf_counter()
-    bundles = load_bundles(bundle_path, baseline_path, config.load_mode, contract_hashes())
-    candles, first = _candles_with_history(store, symbol, timeframe, config.start, config.end)
+    bundles = load_bundles(bundle_path, baseline_path, config.load_mode, None)  # the bundle's own contract
+    contract = bundles["model"].contract
+    candles, first = _candles_with_history(store, symbol, timeframe, config.start, config.end, contract)
     timings: dict[str, float] = {"load": time.perf_counter() - started}
     n = candles.num_rows - first
     if n <= 0:
@@ -172,14 +173,14 @@ def _in_range(frame: pl.DataFrame, config: ReplayConfig) -> np.ndarray:
 
 
 def _candles_with_history(
-    store: Store, symbol: str, timeframe: str, start: date, end: date
+    store: Store, symbol: str, timeframe: str, start: date, end: date, contract: Contract
 ) -> tuple[pa.Table, int]:
     """Candles up to the end of the range with enough history before it; and the index of its first bar."""
     lo, hi = utc_day_range(start, end)
     candles = stored_candles(store, symbol, timeframe, before=hi)
     ts = candles.column("ts").to_numpy()
     first = int(np.searchsorted(ts, np.datetime64(lo, "us")))
-    keep = max(first - CONTRACT.warmup_bars - HISTORY_BARS, 0)
+    keep = max(first - contract.warmup_bars - HISTORY_BARS, 0)
     return candles.slice(keep), first - keep
 
 
@@ -210,7 +211,7 @@ def _finish(
         summary["comparison"] = compare(summaries["model"], summaries["baseline"])
     report_dir = replay_report_dir(store, bundles["model"], source)
     began = time.perf_counter()
-    variants = {role: str(b.metadata.get("variant")) for role, b in bundles.items()}
+    variants = {role: b.metadata.variant if b.metadata else "unknown" for role, b in bundles.items()}
     summary["plots"] = write_plots(cycles, variants, summary["funnel"], report_dir)
     timings["plots"] = time.perf_counter() - began
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}

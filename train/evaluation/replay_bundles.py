@@ -1,5 +1,7 @@
 """The bundles a replay scores with: the model and an optional baseline, each loaded by its metadata's
-variant and checked against the contract hashes of the data it replays.
+variant under its own contract version and checked against the contract hashes of the data it replays
+(a snapshot's; for online replay the model bundle's own, which the baseline must share: both are fed
+features computed with one version's SQL).
 
 Usage::
 
@@ -9,11 +11,11 @@ Usage::
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
-from train.fitting.bundle import METADATA, BundleMismatch, LoadedBundle, load_entry_v10_bundle
+from schemas.bundle_metadata import BundleMetadataError, read_bundle_metadata
+from train.fitting.bundle import BundleMismatch, LoadedBundle, load_entry_v10_bundle
 
 logger = logging.getLogger(__name__)
 
@@ -24,15 +26,16 @@ def load_bundle(path: Path, mode: str, data_hashes: dict[str, str]) -> LoadedBun
     Raises:
         BundleMismatch: in replay mode, on any mismatch.
     """
-    metadata_path = Path(path) / METADATA
-    variant = (
-        json.loads(metadata_path.read_text(encoding="utf-8"))["variant"] if metadata_path.is_file() else ""
-    )
+    try:
+        variant = read_bundle_metadata(Path(path)).variant
+    except BundleMetadataError as exc:
+        raise BundleMismatch(Path(path), [str(exc)]) from None
     bundle = load_entry_v10_bundle(Path(path), variant=variant, mode=mode)
+    recorded = bundle.metadata.to_dict() if bundle.metadata is not None else {}
     problems = [
-        f"{key} is {bundle.metadata.get(key)!r}, but the data was built under {want!r}"
+        f"{key} is {recorded.get(key)!r}, but the data was built under {want!r}"
         for key, want in data_hashes.items()
-        if bundle.metadata.get(key) != want
+        if recorded.get(key) != want
     ]
     if problems and mode == "replay":
         raise BundleMismatch(Path(path), problems)
@@ -45,8 +48,18 @@ def load_bundle(path: Path, mode: str, data_hashes: dict[str, str]) -> LoadedBun
 
 
 def load_bundles(
-    bundle_path: Path, baseline_path: Path | None, mode: str, hashes: dict[str, str]
+    bundle_path: Path, baseline_path: Path | None, mode: str, hashes: dict[str, str] | None
 ) -> dict[str, LoadedBundle]:
+    """The model bundle and the optional baseline; `hashes` None: the model bundle's own contract's."""
+    if hashes is None:
+        try:
+            own = read_bundle_metadata(Path(bundle_path))
+        except BundleMetadataError as exc:
+            raise BundleMismatch(Path(bundle_path), [str(exc)]) from None
+        hashes = {
+            "feature_contract_hash": own.feature_contract_hash,
+            "full_contract_hash": own.full_contract_hash,
+        }
     bundles = {"model": load_bundle(bundle_path, mode, hashes)}
     if baseline_path is not None:
         bundles["baseline"] = load_bundle(baseline_path, mode, hashes)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from schemas.bundle_metadata import BundleMetadata
 from train.evaluation.telemetry import GROUPINGS, by_bucket, context_usage, cycle_funnel, distribution
 from train.fitting.bundle import LoadedBundle
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 def summarize(bundle: LoadedBundle, cycles: pl.DataFrame, config: ReplayConfig) -> dict[str, Any]:
     """The perf summary of one bundle's cycles (see the module docstring)."""
     meta = bundle.metadata
+    if meta is None:
+        raise ValueError(f"bundle {bundle.path}: its metadata could not be read, so it cannot be summarized")
     predicted = cycles.filter(pl.col("predicted"))
     p = predicted["p_long"].to_numpy()
     groups = {name: predicted[column].to_numpy() for name, (column, _) in GROUPINGS.items()}
@@ -31,13 +34,14 @@ def summarize(bundle: LoadedBundle, cycles: pl.DataFrame, config: ReplayConfig) 
     summary: dict[str, Any] = {
         "bundle": {
             "path": str(bundle.path),
-            "variant": meta.get("variant"),
-            "snapshot_id": meta.get("snapshot_id"),
+            "variant": meta.variant,
+            "snapshot_id": meta.snapshot_id,
             "load_mode": config.load_mode,
             "status": bundle.status,
             "problems": list(bundle.problems),
-            "feature_contract_hash": meta.get("feature_contract_hash"),
-            "full_contract_hash": meta.get("full_contract_hash"),
+            "feature_contract_hash": meta.feature_contract_hash,
+            "full_contract_hash": meta.full_contract_hash,
+            "contract_version": meta.contract_version,
         },
         "degraded": bundle.status != "ok",
         "range": [str(ts.min()), str(ts.max())],
@@ -55,15 +59,15 @@ def summarize(bundle: LoadedBundle, cycles: pl.DataFrame, config: ReplayConfig) 
         predicted["p_long_all_context_shuffled"].to_numpy(),
         groups,
         config.verdict,
-        has_ctx_inputs=bool(meta.get("supports_context_features")),
+        has_ctx_inputs=meta.supports_context_features,
     )
     summary["test_metrics"] = _test_metrics(meta)
     return summary
 
 
-def _in_sample_share(meta: dict[str, Any], ts: pl.Series) -> float:
+def _in_sample_share(meta: BundleMetadata, ts: pl.Series) -> float:
     """Share of predicted cycles inside the bundle's training split: those are not out-of-sample."""
-    train = meta.get("split_ranges", {}).get("train") or []
+    train = meta.split_ranges.get("train") or []
     if len(train) != 2 or ts.is_empty():
         return 0.0
     lo, hi = (np.datetime64(x, "us") for x in train)
@@ -71,8 +75,8 @@ def _in_sample_share(meta: dict[str, Any], ts: pl.Series) -> float:
     return float(((stamps >= lo) & (stamps <= hi)).mean())
 
 
-def _test_metrics(meta: dict[str, Any]) -> dict[str, Any]:
-    test = meta.get("metrics", {}).get("test", {})
+def _test_metrics(meta: BundleMetadata) -> dict[str, Any]:
+    test = meta.metrics.get("test", {})
     return {
         head: {k: test[head][k] for k in ("n", "auc", "log_loss", "brier")}
         for head in ("direction", "early_move")

@@ -1,9 +1,12 @@
 """Model bundles: one function saves, one loads (`load_entry_v10_bundle`). No pickle anywhere.
 
 `bundles/<name>/` holds config.json, model.safetensors, base_model.json (XGBoost's own JSON),
-normalization.json (by feature name), metadata.json, plots/*.png and bundle.lock.json (sha256 of every
-other file). Replay mode turns any mismatch into a `BundleMismatch` naming what differs; live mode logs
-the same problems as warnings and returns `status="degraded"` so callers can see it.
+normalization.json (by feature name), metadata.json (`schemas.bundle_metadata.BundleMetadata`, parsed
+strictly), plots/*.png and bundle.lock.json (sha256 of every other file). The bundle names its contract
+version; it is checked, replayed and served under that version (`contract_for`), never silently the
+newest. Replay mode turns any mismatch (variant, dims, a hash, the hybrid-channel settings, a file hash,
+the schema version) into a `BundleMismatch` naming what differs; live mode logs the same problems as
+warnings and returns `status="degraded"` so callers can see it.
 """
 
 from __future__ import annotations
@@ -21,18 +24,26 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from featurestore.errors import FeatureStoreError
-from schemas.contract import CONTRACT, Contract, contract_hashes
+from schemas.bundle_metadata import (
+    METADATA_FILE,
+    BundleMetadata,
+    BundleMetadataError,
+    read_bundle_metadata,
+    write_bundle_metadata,
+)
+from schemas.contract import Contract, contract_hashes
 from schemas.hashing import file_sha256
+from schemas.versions import UnknownContractVersion, contract_for
 from train.fitting.base_model import load_base_model, save_base_model
 from train.fitting.dataset import input_names
+from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
 from train.fitting.model import ModelConfig, build_model
 from train.fitting.normalization import Normalization
 
 logger = logging.getLogger(__name__)
 
 CONFIG, WEIGHTS, BASE_MODEL = "config.json", "model.safetensors", "base_model.json"
-NORMALIZATION, METADATA, LOCK = "normalization.json", "metadata.json", "bundle.lock.json"
-SCHEMA_VERSION = "entry_v10_bundle/1"
+NORMALIZATION, METADATA, LOCK = "normalization.json", METADATA_FILE, "bundle.lock.json"
 MODES = ("replay", "live")
 
 
@@ -53,9 +64,16 @@ class LoadedBundle:
     config: ModelConfig | None
     base_model: Any
     normalization: Normalization | None
-    metadata: dict[str, Any]
+    metadata: BundleMetadata | None  # None only for a live-mode bundle whose metadata could not be read
     status: str  # "ok" | "degraded"
     problems: tuple[str, ...]
+
+    @property
+    def contract(self) -> Contract:
+        """The contract the bundle was trained under: its features are computed with this version's SQL."""
+        if self.metadata is None:
+            raise BundleMismatch(self.path, ["its metadata could not be read, so its contract is unknown"])
+        return contract_for(self.metadata.contract_version)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -68,7 +86,7 @@ def save_bundle(
     config: ModelConfig,
     base_model: Any,
     normalization: Normalization,
-    metadata: dict[str, Any],
+    metadata: BundleMetadata,
     plots: dict[str, Path],
 ) -> Path:
     """Write the bundle to a temporary directory beside `path`, lock it, and rename it into place.
@@ -88,7 +106,7 @@ def save_bundle(
         save_model(model, str(tmp / WEIGHTS))
         save_base_model(base_model, tmp / BASE_MODEL)
         _write_json(tmp / NORMALIZATION, normalization.to_dict())
-        _write_json(tmp / METADATA, {**metadata, "schema_version": SCHEMA_VERSION})
+        write_bundle_metadata(tmp, metadata)
         for name, source in plots.items():
             shutil.copyfile(source, tmp / "plots" / name)
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
@@ -117,17 +135,24 @@ def _expected_metadata(variant: str, contract: Contract) -> dict[str, Any]:
     return expected
 
 
-def _problems(path: Path, metadata: dict[str, Any], variant: str, contract: Contract) -> list[str]:
+def _problems(path: Path, metadata: BundleMetadata, variant: str, contract: Contract) -> list[str]:
     problems = _lock_problems(path)
     for key, want in _expected_metadata(variant, contract).items():
-        if metadata.get(key) != want:
-            problems.append(f"{key} is {metadata.get(key)!r}, expected {want!r}")
-    stored = metadata.get("input_names", {})
+        if getattr(metadata, key) != want:
+            problems.append(f"{key} is {getattr(metadata, key)!r}, expected {want!r}")
+    code = {"ema_span": EMA_SPAN, "ema_window": EMA_WINDOW}
+    for key, want in code.items():
+        if getattr(metadata.hybrid, key) != want:
+            problems.append(
+                f"hybrid {key} is {getattr(metadata.hybrid, key)}, but this code builds the p_long_xgb "
+                f"channels with {key} {want}: its inputs would differ from training"
+            )
     for group, names in input_names().items():
-        if group in stored and list(stored[group]) != list(names):
+        stored = metadata.input_names.get(group)
+        if stored is not None and list(stored) != list(names):
             first = next(
-                (i for i, (a, b) in enumerate(zip(stored[group], names, strict=False)) if a != b),
-                min(len(stored[group]), len(names)),
+                (i for i, (a, b) in enumerate(zip(stored, names, strict=False)) if a != b),
+                min(len(stored), len(names)),
             )
             problems.append(f"{group} input order differs from the contract at position {first}")
     return problems
@@ -150,12 +175,14 @@ def _lock_problems(path: Path) -> list[str]:
 
 
 def load_entry_v10_bundle(
-    path: Path, variant: str, mode: str = "replay", contract: Contract = CONTRACT
+    path: Path, variant: str, mode: str = "replay", contract: Contract | None = None
 ) -> LoadedBundle:
-    """Load a bundle after checking variant, context support, dims, both contract hashes and file hashes.
+    """Load a bundle after checking variant, context support, dims, both contract hashes (of the bundle's
+    own contract version, or of `contract` when given), the hybrid settings and the file hashes.
 
     Raises:
-        BundleMismatch: in replay mode, on any mismatch (the message names each one).
+        BundleMismatch: in replay mode, on any mismatch (the message names each one); in both modes when
+            metadata.json is missing (not a bundle).
         ValueError: an unknown mode.
     """
     if mode not in MODES:
@@ -163,7 +190,14 @@ def load_entry_v10_bundle(
     path = Path(path)
     if not (path / METADATA).is_file():
         raise BundleMismatch(path, [f"no {METADATA}: not a bundle directory"])
-    metadata = json.loads((path / METADATA).read_text(encoding="utf-8"))
+    try:
+        metadata = read_bundle_metadata(path)
+        contract = contract or contract_for(metadata.contract_version)
+    except (BundleMetadataError, UnknownContractVersion) as exc:
+        if mode == "replay":
+            raise BundleMismatch(path, [str(exc)]) from None
+        logger.warning("bundle %s (live mode, degraded): %s", path, exc)
+        return LoadedBundle(path, None, None, None, None, None, "degraded", (str(exc),))
     problems = _problems(path, metadata, variant, contract)
     if problems and mode == "replay":
         raise BundleMismatch(path, problems)

@@ -73,6 +73,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}: use one of {', '.join(VARIANTS)}")
+        # one seed per run: it seeds torch and the base model (XGBoost) alike
+        if self.base_model.seed != self.seed:
+            object.__setattr__(self, "base_model", dataclasses.replace(self.base_model, seed=self.seed))
 
     @property
     def model_config(self) -> ModelConfig:
@@ -204,7 +207,13 @@ def load_run_config(path: Path | None = None, overrides: dict[str, Any] | None =
     kwargs: dict[str, Any] = _build_top(top, where)
     kwargs["optim"] = _build(OptimConfig, optim, f"{where} [optim]")
     kwargs["splits"] = _splits(dict(data.get("splits", {})), where)
-    kwargs["base_model"] = _build(BaseModelConfig, dict(data.get("base_model", {})), f"{where} [base_model]")
+    base_section = dict(data.get("base_model", {}))
+    if "seed" in base_section:
+        raise ValueError(
+            f"{where} [base_model]: seed is not a base-model setting; how to fix: set the run's top-level "
+            "seed (or --seed), which seeds both the transformer and the base model"
+        )
+    kwargs["base_model"] = _build(BaseModelConfig, base_section, f"{where} [base_model]")
     if "model" in data:
         check_types(ModelConfig, dict(data["model"]), f"{where} [model]")
         kwargs["model"] = ModelConfig.from_dict(

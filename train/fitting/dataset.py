@@ -23,7 +23,7 @@ import pyarrow as pa
 import torch
 
 from featurestore.api import Snapshot
-from schemas.contract import CONTRACT
+from schemas.contract import CONTRACT, Contract
 from schemas.seed_contract import CTX_CAT_ORDER, CTX_CONT_ORDER
 from train.fitting.hybrid import SEQ_CHANNELS, SNAP_CHANNELS, seq_channels, snap_channels
 from train.fitting.normalization import Normalization
@@ -37,10 +37,29 @@ TARGETS = ("y_direction", "y_early_move", "y_quality_score")
 SEQ_LEN = int(CONTRACT.parameters["sequence_length"])
 
 
+def check_model_inputs(contract: Contract) -> None:
+    """The model's inputs are the same columns in every contract version this trainer reads (v1 and v2
+    differ in thresholds and informational columns, not in inputs); a version with other inputs is refused.
+
+    Raises:
+        ValueError: naming the version and the first input that differs.
+    """
+    for table, expected in (("seq_features", SEQ_FEATURES), ("snap_features", SNAP_FEATURES)):
+        names = tuple(c.name for c in contract.feature_columns(table))
+        if names != expected:
+            diff = sorted(set(names) ^ set(expected))[:3] or "their order"
+            raise ValueError(
+                f"contract {contract.version} has other {table} inputs than this trainer builds ({diff}); "
+                "how to fix: use a trainer version made for that contract"
+            )
+
+
 def snapshot_frame(snapshot: Snapshot) -> pl.DataFrame:
-    """The five materialized tables of a snapshot side by side (their keys are identical by validation)."""
+    """The five materialized tables of a snapshot side by side (their keys are identical by validation),
+    as its own contract version declares them."""
+    check_model_inputs(snapshot.contract)
     return join_tables(
-        {t.name: snapshot.table(t.name) for t in CONTRACT.tables}, source=f"snapshot {snapshot.id}"
+        {t.name: snapshot.table(t.name) for t in snapshot.contract.tables}, source=f"snapshot {snapshot.id}"
     )
 
 

@@ -47,7 +47,8 @@ class Prepared:
     normalization: Normalization
     base_model: Any
     filter_report: dict[str, Any]
-    ranges: dict[str, list[str]]
+    ranges: dict[str, list[str]]  # role -> [first ts, last ts] of its samples
+    base_model_span: list[str]  # [first ts, last ts] of the rows any base model (out-of-fold, final) saw
 
 
 def _ts(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -109,7 +110,14 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
         base_model=base,
         filter_report=report,
         ranges=ranges,
+        base_model_span=_span(ts, usable & train_span),
     )
+
+
+def _span(ts: np.ndarray, rows: np.ndarray) -> list[str]:
+    """[first ts, last ts] of the chosen rows ([] when none)."""
+    chosen = ts[rows]
+    return [str(chosen[0]), str(chosen[-1])] if len(chosen) else []
 
 
 def _check_splits_hold_samples(splits: Any, config: RunConfig, ts: np.ndarray) -> None:

@@ -23,12 +23,14 @@ from typing import Any
 
 import torch
 
-from featurestore.api import Store, open_snapshot
+from featurestore.api import Snapshot, Store, open_snapshot
+from schemas.bundle_metadata import SCHEMA_VERSION, BundleMetadata, HybridSettings, Seeds
 from schemas.contract import contract_hashes
 from train.fitting.bundle import save_bundle
 from train.fitting.config import RunConfig
 from train.fitting.dataset import SNAP_FEATURES, input_names
 from train.fitting.fit import FitResult, fit
+from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
 from train.fitting.metrics import baselines, predict, split_metrics
 from train.fitting.plots import plot_calibration, plot_losses
 from train.fitting.prepare import Prepared, prepare
@@ -106,7 +108,7 @@ def _train_run(
     if config.optim.threads:
         torch.set_num_threads(config.optim.threads)
     stage("open snapshot")
-    snapshot = open_snapshot(store, snapshot_id)
+    snapshot = open_snapshot(store, snapshot_id, contract=None)  # under the version it names
     stage("base model (out-of-fold) and inputs")
     prepared = prepare(snapshot, config)
     for name, idx in prepared.idx.items():
@@ -122,7 +124,7 @@ def _train_run(
     bundle_path = None
     if rank == 0:
         stage("save bundle")
-        bundle_path = _save(store, out, snapshot_id, snapshot.manifest, prepared, fitted, metrics, config)
+        bundle_path = _save(store, out, snapshot, prepared, fitted, metrics, config)
     return TrainResult(
         bundle_path,
         snapshot_id,
@@ -169,8 +171,7 @@ def _versions() -> dict[str, str | None]:
 def _save(
     store: Store,
     out: str,
-    snapshot_id: str,
-    manifest: dict[str, Any],
+    snapshot: Snapshot,
     prepared: Prepared,
     fitted: FitResult,
     metrics: dict[str, Any],
@@ -178,29 +179,34 @@ def _save(
 ) -> Path:
     model_config = config.model_config
     names = input_names()
-    metadata = {
-        "variant": config.variant,
-        "supports_context_features": config.variant == "v10_ctx",
-        "seq_len": model_config.seq_len,
-        "seq_dim": len(names["seq"]),
-        "snap_dim": len(names["snap"]),
-        "ctx_cat_dim": len(names["ctx_cat"]) if config.variant == "v10_ctx" else 0,
-        "ctx_cont_dim": len(names["ctx_cont"]) if config.variant == "v10_ctx" else 0,
-        "ordered_ctx_cat_names": list(names["ctx_cat"]),
-        "ordered_ctx_cont_names": list(names["ctx_cont"]),
-        "input_names": {k: list(v) for k, v in names.items()},
-        **contract_hashes(),
-        "snapshot_id": snapshot_id,
-        "snapshot_range": manifest["date_range"],
-        "split_ranges": prepared.ranges,
-        "split_config": config.to_dict()["splits"],
-        "run_config": config.to_dict(),
-        "metrics": metrics,
-        "history": fitted.history,
-        "eligibility_report": prepared.filter_report,
-        "seed": config.seed,
-        "versions": _versions(),
-    }
+    with_ctx = config.variant == "v10_ctx"
+    metadata = BundleMetadata(
+        schema_version=SCHEMA_VERSION,
+        variant=config.variant,
+        supports_context_features=with_ctx,
+        seq_len=model_config.seq_len,
+        seq_dim=len(names["seq"]),
+        snap_dim=len(names["snap"]),
+        ctx_cat_dim=len(names["ctx_cat"]) if with_ctx else 0,
+        ctx_cont_dim=len(names["ctx_cont"]) if with_ctx else 0,
+        ordered_ctx_cat_names=list(names["ctx_cat"]),
+        ordered_ctx_cont_names=list(names["ctx_cont"]),
+        input_names={k: list(v) for k, v in names.items()},
+        contract_version=snapshot.contract.version,
+        **contract_hashes(snapshot.contract),
+        hybrid=HybridSettings(ema_span=EMA_SPAN, ema_window=EMA_WINDOW),
+        seeds=Seeds(torch=config.seed, base_model=config.base_model.seed),
+        snapshot_id=snapshot.id,
+        snapshot_range=list(snapshot.manifest["date_range"]),
+        split_ranges=prepared.ranges,
+        base_model_span=prepared.base_model_span,
+        split_config=config.to_dict()["splits"],
+        run_config=config.to_dict(),
+        metrics=metrics,
+        history=fitted.history,
+        eligibility_report=prepared.filter_report,
+        versions=_versions(),
+    )
     with tempfile.TemporaryDirectory() as tmp:
         plots = {
             "loss_curves.png": plot_losses(fitted.history, Path(tmp) / "loss_curves.png"),

@@ -51,10 +51,12 @@ def predict_latest(
     *,
     blocked_intervals: Sequence[tuple[datetime, datetime]] = (),
 ) -> LiveDecision:
-    """Featurize the newest bar (with the history its inputs need) and score it with `bundle`."""
-    frame = join_tables(
-        featurize_window(candles, HISTORY_BARS, blocked_intervals=blocked_intervals), "online"
+    """Featurize the newest bar (with the history its inputs need) under the bundle's own contract version
+    (the SQL it was trained on) and score it with `bundle`."""
+    tables = featurize_window(
+        candles, HISTORY_BARS, blocked_intervals=blocked_intervals, contract=bundle.contract
     )
+    frame = join_tables(tables, "online")
     newest = np.zeros(frame.height, dtype=bool)
     newest[-1] = True
     with single_threaded():

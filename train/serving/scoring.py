@@ -172,7 +172,7 @@ def score_frame(
         predicted &= within
     rows = np.flatnonzero(predicted)
     ablations = {} if ablation_seed is None else context_ablations(rows, ablation_seed)
-    outputs = predict_rows(bundle.model, bundle.metadata["variant"], tensors, rows, ablations=ablations)
+    outputs = predict_rows(bundle.model, bundle.config.variant, tensors, rows, ablations=ablations)
 
     def spread(values: np.ndarray) -> np.ndarray:
         full = np.full(frame.height, np.nan)

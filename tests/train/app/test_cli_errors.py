@@ -88,7 +88,7 @@ def test_inspect_a_bundle_missing_a_metadata_key(bundles: dict[str, Path], tmp_p
     meta = json.loads((copy / "metadata.json").read_text())
     meta.pop("seq_len")
     (copy / "metadata.json").write_text(json.dumps(meta))
-    assert_exit(runner.invoke(app, ["inspect", str(copy)]), 8, "metadata.json lacks seq_len")
+    assert_exit(runner.invoke(app, ["inspect", str(copy)]), 8, "missing key(s) ['seq_len']", "retrain")
 
 
 def test_inspect_where_there_is_no_bundle(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from train.fitting.config import load_run_config
 
 runner = CliRunner()
 INVARIANTS = {
-    "hashes equal end to end",
+    "one contract version and hash end to end",
     "no NaN in model inputs or outputs",
     "forward calls > 0",
     "eligibility rate in range",

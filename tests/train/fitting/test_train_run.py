@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,11 +15,14 @@ from typer.testing import CliRunner
 
 from featurestore.snapshots import write_snapshot
 from featurestore.store import Store
+from schemas.bundle_metadata import BundleMetadata, BundleMetadataError, read_bundle_metadata
+from schemas.versions import DEFAULT_VERSION
 from tests.cli_checks import assert_exit
 from tests.train.conftest import TINY, edited_bundle
 from train.app.cli import app
 from train.fitting.bundle import METADATA, BundleMismatch, load_entry_v10_bundle
 from train.fitting.config import load_run_config
+from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[3]
@@ -102,16 +106,51 @@ def test_bundle_loads_in_replay_mode_and_holds_plots(bundles: dict[str, Path]) -
             "feature_contract_hash is '0123456789abcdef'",
         ),
         ("v10_ctx", {"full_contract_hash": "0" * 64}, "full_contract_hash is '000"),
+        ("v10_ctx", {"hybrid": {"ema_span": 8, "ema_window": 30}}, "hybrid ema_span is 8, but this code"),
+        ("v10_ctx", {"hybrid": {"ema_span": 5, "ema_window": 20}}, "hybrid ema_window is 20, but this code"),
+        ("v10_ctx", {"contract_version": "v9"}, "unknown contract version 'v9'"),
+        ("v10_ctx", {"seeds": {"torch": 1}}, "seeds: missing key(s) ['base_model']"),
+        ("v10_ctx", {"seq_len": "30"}, "seq_len must be int, got str"),
     ],
 )
 def test_replay_refuses_and_live_degrades(
     bundles: dict[str, Path], tmp_path: Path, variant: str, changes: dict, expected: str
 ) -> None:
     bundle = edited_bundle(bundles["ctx_a"], tmp_path, **changes) if changes else bundles["ctx_a"]
-    with pytest.raises(BundleMismatch, match=expected.replace("(", r"\(")):
+    with pytest.raises(BundleMismatch, match=re.escape(expected)):
         load_entry_v10_bundle(bundle, variant=variant, mode="replay")
     live = load_entry_v10_bundle(bundle, variant=variant, mode="live")
     assert live.status == "degraded" and any(expected in p for p in live.problems)
+
+
+def test_bundle_records_contract_version_hybrid_settings_and_both_seeds(bundles: dict[str, Path]) -> None:
+    meta = read_bundle_metadata(bundles["ctx_a"])
+    assert meta.contract_version == DEFAULT_VERSION
+    assert (meta.hybrid.ema_span, meta.hybrid.ema_window) == (EMA_SPAN, EMA_WINDOW)
+    run_seed = meta.run_config["seed"]
+    assert meta.seeds.torch == meta.seeds.base_model == run_seed
+    assert meta.base_model_span and meta.base_model_span[1] < meta.split_ranges["val"][0]
+
+
+def test_the_run_seed_reaches_the_base_model(tmp_path: Path) -> None:
+    config = load_run_config(TINY, {"seed": 11})
+    assert config.seed == config.base_model.seed == 11
+    assert config.base_model.xgb_params()["seed"] == 11
+    own = tmp_path / "own.toml"
+    own.write_text(TINY.read_text().replace("[base_model]\n", "[base_model]\nseed = 3\n"))
+    with pytest.raises(ValueError, match=r"\[base_model\]: seed is not a base-model setting"):
+        load_run_config(own)
+
+
+def test_metadata_is_parsed_strictly(bundles: dict[str, Path], tmp_path: Path) -> None:
+    data = json.loads((bundles["ctx_a"] / METADATA).read_text())
+    assert BundleMetadata.from_dict(data).to_dict() == data
+    with pytest.raises(BundleMetadataError, match=r"unknown key\(s\) \['extra'\]"):
+        BundleMetadata.from_dict({**data, "extra": 1})
+    with pytest.raises(BundleMetadataError, match="supports_context_features must be bool"):
+        BundleMetadata.from_dict({**data, "supports_context_features": 1})
+    with pytest.raises(BundleMetadataError, match="saved by another version of the trainer"):
+        BundleMetadata.from_dict({**data, "schema_version": "entry_v10_bundle/0"})
 
 
 def test_any_changed_file_is_caught(bundles: dict[str, Path], tmp_path: Path) -> None:

@@ -1,0 +1,182 @@
+"""A bundle's metadata.json as one typed object: written by `train run`, read by the one loader.
+
+Every key is a field with its type; `from_dict` refuses a missing key, an unknown key or a value of the
+wrong type, naming it, so no reader ever meets a half bundle (`KeyError` deep inside replay). It lives in
+`schemas/` because both sides read it: the trainer (save, load, replay, live) and `fs status` (which
+bundles rest on which snapshot).
+
+Besides the model's shape and lineage, it carries what changes the model's inputs or its training without
+showing in the weights: the contract version (features are recomputed online with that version's SQL),
+the hybrid-channel settings (EMA span and window of p_long_xgb; a bundle trained with other settings is a
+mismatch like a contract hash) and every seed (torch and the base model).
+
+Usage::
+
+    meta = read_bundle_metadata(Path("fsdata/bundles/demo"))
+    meta.contract_version, meta.hybrid.ema_span, meta.seeds.base_model
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+METADATA_FILE = "metadata.json"
+# 2: contract_version, hybrid settings and both seeds recorded; ContextContEncoder without LayerNorm.
+SCHEMA_VERSION = "entry_v10_bundle/2"
+
+
+class BundleMetadataError(ValueError):
+    """metadata.json is missing, unreadable or not of this schema (the message says what and how to fix)."""
+
+
+@dataclass(frozen=True)
+class HybridSettings:
+    """The "+3" channels built from the base model's p_long: finite-window EMA span and window (bars)."""
+
+    ema_span: int
+    ema_window: int
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Every seed of the run: torch (weights, batch order) and the base model (XGBoost)."""
+
+    torch: int
+    base_model: int
+
+
+@dataclass(frozen=True)
+class BundleMetadata:
+    """The contents of metadata.json (DESIGN section 12)."""
+
+    schema_version: str
+    variant: str
+    supports_context_features: bool
+    seq_len: int
+    seq_dim: int
+    snap_dim: int
+    ctx_cat_dim: int
+    ctx_cont_dim: int
+    ordered_ctx_cat_names: list[str]
+    ordered_ctx_cont_names: list[str]
+    input_names: dict[str, list[str]]
+    contract_version: str
+    feature_contract_hash: str
+    full_contract_hash: str
+    hybrid: HybridSettings
+    seeds: Seeds
+    snapshot_id: str
+    snapshot_range: list[str]
+    split_ranges: dict[str, list[str]]  # role -> [first ts, last ts] of its samples ([] when empty)
+    base_model_span: list[str]  # [first ts, last ts] of the rows any base model (out-of-fold, final) saw
+    split_config: dict[str, Any]
+    run_config: dict[str, Any]
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    eligibility_report: dict[str, Any]
+    versions: dict[str, Any]
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (`--seed`), which also seeded the base model."""
+        return self.seeds.torch
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = METADATA_FILE) -> BundleMetadata:
+        """Parse strictly (see the module docstring).
+
+        Raises:
+            BundleMetadataError: naming the key and what is wrong with it.
+        """
+        if not isinstance(data, dict):
+            raise BundleMetadataError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise BundleMetadataError(
+                f"{where}: schema_version is {version!r}, this code reads {SCHEMA_VERSION!r}: the bundle was "
+                "saved by another version of the trainer; how to fix: retrain it with `train run`"
+            )
+        return _build(cls, data, where)
+
+
+def read_bundle_metadata(bundle: Path) -> BundleMetadata:
+    """The one reader of `<bundle>/metadata.json`.
+
+    Raises:
+        BundleMetadataError: no such file, not JSON, or not this schema.
+    """
+    path = Path(bundle) / METADATA_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleMetadataError(f"{path}: no {METADATA_FILE}: not a bundle directory") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BundleMetadataError(f"{path}: cannot read it ({exc})") from None
+    return BundleMetadata.from_dict(data, str(path))
+
+
+def write_bundle_metadata(bundle: Path, metadata: BundleMetadata) -> Path:
+    """Write metadata.json after checking the object round-trips through the strict parser."""
+    data = json.loads(json.dumps(metadata.to_dict(), default=str))
+    BundleMetadata.from_dict(data, "metadata to save")
+    path = Path(bundle) / METADATA_FILE
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    missing = [n for n in names if n not in data]
+    unknown = sorted(set(data) - set(names))
+    if missing or unknown:
+        parts = ([f"missing key(s) {missing}"] if missing else []) + (
+            [f"unknown key(s) {unknown}"] if unknown else []
+        )
+        raise BundleMetadataError(
+            f"{where}: {'; '.join(parts)}; how to fix: retrain the bundle with `train run` (metadata is "
+            "written by the trainer only)"
+        )
+    values: dict[str, Any] = {}
+    for name in names:
+        hint, value = hints[name], data[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise BundleMetadataError(f"{where}: {name} must be an object, got {value!r}")
+            values[name] = _build(hint, value, f"{where} {name}")
+        elif not _fits(value, hint):
+            raise BundleMetadataError(
+                f"{where}: {name} must be {_describe(hint)}, got {type(value).__name__} {value!r:.60}"
+            )
+        else:
+            values[name] = value
+    return cls(**values)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint) or hint
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is list:
+        (arg,) = typing.get_args(hint) or (Any,)
+        return isinstance(value, list) and (arg is Any or all(_fits(v, arg) for v in value))
+    if origin is dict:
+        _, arg = typing.get_args(hint) or (str, Any)
+        return isinstance(value, dict) and (arg is Any or all(_fits(v, arg) for v in value.values()))
+    if hint is Any:
+        return True
+    return isinstance(value, origin)
+
+
+def _describe(hint: Any) -> str:
+    return getattr(hint, "__name__", None) if typing.get_origin(hint) is None else str(hint)
