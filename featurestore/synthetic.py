@@ -40,10 +40,12 @@ GARCH_ALPHA, GARCH_BETA = 0.06, 0.92  # volatility clustering with a half-life o
 DAY_PHI, DAY_SIGMA = 0.8, 0.25  # persistent day-level vol regime (quiet weeks vs news weeks)
 JUMP_PROB = 0.0015  # ~1 jump per 3 trading days, 3-8 bar sigmas
 DRIFT_PER_BAR = math.log(3800.0 / 2625.0) / 60_000  # ~2600 -> ~3800 over 10 months (~60k bars)
-# Spread: a floor in whole points per broker period (SPREAD_PERIOD_DAYS trading days), its bps drawn from
-# SPREAD_FLOOR_BPS at the period's first close; WIDE_PROB of bars quote wider, NEWS_PERIOD_SHARE of periods
-# are quoted wider throughout, SPIKE_PROB of bars spike; the thin UTC hours around the break are wider.
-SPREAD_FLOOR_BPS = (0.475, 0.60)
+# Spread: a floor in whole points per broker period (SPREAD_PERIOD_DAYS trading days), its bps drawn at the
+# period's first close from SPREAD_FLOOR_BPS, a piecewise-uniform law ((lo, hi, weight) segments: the real
+# 2025 floor sits at 0.53-0.55 bps for about half the year, which holds a quarter of all bars);
+# WIDE_PROB of bars quote wider, NEWS_PERIOD_SHARE of periods are quoted wider throughout, SPIKE_PROB of
+# bars spike; the thin UTC hours around the break are wider.
+SPREAD_FLOOR_BPS = ((0.475, 0.53, 0.20), (0.53, 0.55, 0.66), (0.55, 0.60, 0.14))
 SPREAD_PERIOD_DAYS = 10
 WIDE_PROB, NEWS_PERIOD_SHARE, SPIKE_PROB = 0.15, 0.15, 0.002
 THIN_HOURS = np.ones(24)
@@ -185,6 +187,14 @@ def _log_path(
     return opens[:, None] + np.concatenate([np.zeros((n, 1)), np.cumsum(inc, axis=1)], axis=1)
 
 
+def _piecewise_uniform(u: np.ndarray) -> np.ndarray:
+    """The SPREAD_FLOOR_BPS law's quantiles at `u` in [0, 1) (its inverse CDF)."""
+    lo, hi, weight = (np.array(x, dtype=np.float64) for x in zip(*SPREAD_FLOOR_BPS, strict=True))
+    cum = np.concatenate([[0.0], np.cumsum(weight / weight.sum())])
+    k = np.clip(np.searchsorted(cum, u, side="right") - 1, 0, len(lo) - 1)
+    return lo[k] + (hi[k] - lo[k]) * (u - cum[k]) / (cum[k + 1] - cum[k])
+
+
 def _spread_points(
     ts: np.ndarray,
     close: np.ndarray,
@@ -207,8 +217,7 @@ def _spread_points(
     n_periods = int(period_of_day[-1]) + 1
     # Stratified draws (one per equal slice of the range, in random order) keep the share of tight and of
     # news periods the same for every seed, so no seed can leave a spread bucket empty.
-    lo, hi = SPREAD_FLOOR_BPS
-    floor_bps = lo + (hi - lo) * (rng.permutation(n_periods) + rng.random(n_periods)) / n_periods
+    floor_bps = _piecewise_uniform((rng.permutation(n_periods) + rng.random(n_periods)) / n_periods)
     news = np.ones(n_periods)
     is_news = rng.permutation(n_periods)[: round(NEWS_PERIOD_SHARE * n_periods)]
     news[is_news] = rng.uniform(1.3, 1.7, len(is_news))

@@ -24,7 +24,8 @@ from featurestore.materialize import MaterializeConfig, materialize
 from featurestore.store import Store
 from featurestore.synthetic import generate_candles, write_mt5_tsv
 from featurestore.validate import ValidateConfig, validate
-from schemas.contract import CONTRACT
+from featurestore.versions import stored_table
+from schemas.versions import DEFAULT_CONTRACT as CONTRACT
 from tests.conftest import real_m5_or_skip
 
 CATEGORICALS = ("session_id", "trend_regime_id", "vol_regime_id", "atr_bucket", "spread_bucket")
@@ -36,9 +37,11 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 def hard_eligible_context(store: Store) -> pl.DataFrame:
     """Context rows of the bars that pass every hard eligibility rule: the rows the class-share gate reads."""
+    context, eligibility = (stored_table(CONTRACT, CONTRACT.table(n)) for n in ("context", "eligibility"))
     with store.connect(read_only=True) as con:
         table = con.sql(
-            "SELECT c.* FROM context c JOIN eligibility e USING (symbol, ts) WHERE e.reason NOT LIKE 'HARD_%'"
+            f"SELECT c.* FROM {context} c JOIN {eligibility} e USING (symbol, ts) "
+            "WHERE e.reason NOT LIKE 'HARD_%'"
         ).to_arrow_table()
     return pl.from_arrow(table)
 
@@ -108,10 +111,11 @@ def test_fs_demo_says_which_data_first(tmp_path: Path) -> None:
 
 
 def test_gate_still_refuses_a_thin_spread_bucket(tmp_path: Path) -> None:
-    """The same synthetic year with every spread at or above 0.52 bps leaves spread_bucket 0 nearly empty:
-    the unchanged gate must refuse it (exit 7) and write no snapshot."""
+    """The same synthetic year with every spread at or above the contract's first spread threshold leaves
+    spread_bucket 0 nearly empty: the unchanged gate must refuse it (exit 7) and write no snapshot."""
     frame = generate_candles(SYNTHETIC)
-    floor = np.ceil(0.52 * frame["close"].to_numpy() / 100)  # points: bps x close / 100
+    first_threshold = CONTRACT.parameters["spread_bucket_thresholds"][0]  # bps
+    floor = np.ceil(first_threshold * frame["close"].to_numpy() / 100)  # points: bps x close / 100
     frame = frame.with_columns(
         pl.Series("spread_points", np.maximum(frame["spread_points"].to_numpy(), floor).astype(np.int64))
     )
