@@ -48,6 +48,7 @@ class Prepared:
     base_model: Any
     filter_report: dict[str, Any]
     ranges: dict[str, list[str]]
+    base_model_span: list[str]  # first and last ts of the rows the shipped base model was fitted on
 
 
 def _ts(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -93,6 +94,9 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
         snapshot, frame, candidate, windowed, splits, len(train_idx), len(kept), final_rows
     )
     ranges = {name: [str(ts[i[0]]), str(ts[i[-1]])] if len(i) else [] for name, i in idx.items()}
+    # the out-of-fold models train on subsets of these rows (earlier blocks, earlier cutoffs)
+    fitted_on = np.flatnonzero(final_rows)
+    base_model_span = [str(ts[fitted_on[0]]), str(ts[fitted_on[-1]])] if len(fitted_on) else []
     logger.info("samples: %s", {k: len(v) for k, v in idx.items()})
     train_tensors = build_tensors(frame_train, normalization)
     eval_tensors = build_tensors(with_channels(frame, p_final), normalization)
@@ -108,6 +112,7 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
         base_model=base,
         filter_report=report,
         ranges=ranges,
+        base_model_span=base_model_span,
     )
 
 

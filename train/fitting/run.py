@@ -193,6 +193,7 @@ def _save(
         "snapshot_id": snapshot_id,
         "snapshot_range": manifest["date_range"],
         "split_ranges": prepared.ranges,
+        "base_model_span": prepared.base_model_span,
         "split_config": config.to_dict()["splits"],
         "run_config": config.to_dict(),
         "metrics": metrics,
