@@ -265,7 +265,7 @@ def _invariants(
             "detail": "cycles {cycles:,} >= hard-eligible {hard_eligible:,} >= eligible {eligible:,} "
             ">= predicted {predicted:,}".format(**funnel),
         },
-        "replay is out-of-sample": _out_of_sample(summary),
+        "replay is out-of-sample": out_of_sample_invariant(summary),
         "online/offline parity": {
             "passed": parity["passed"],
             "detail": f"{parity['bars']} bars, {parity['feature_mismatches']} feature mismatches "
@@ -276,7 +276,7 @@ def _invariants(
     }
 
 
-def _out_of_sample(summary: dict[str, Any]) -> dict[str, Any]:
+def out_of_sample_invariant(summary: dict[str, Any]) -> dict[str, Any]:
     """Every in-sample share (base model, training split, validation split) is 0 for both bundles."""
     shares = {
         role: s["in_sample"]["shares"] for role, s in (("model", summary), ("baseline", summary["baseline"]))
