@@ -409,6 +409,7 @@ def inspect(
             "full_contract_hash": meta["full_contract_hash"],
             "snapshot id": meta["snapshot_id"],
             "splits": json.dumps(meta["split_ranges"]),
+            "base model fitted on": " .. ".join(meta.get("base_model_span") or []) or "not recorded",
             "seed": meta["seed"],
         }
         out.print(key_value_table(f"Bundle {path}", rows))

@@ -77,7 +77,8 @@ def bucket_pairs_table(summary: dict[str, Any]) -> Table:
             interval = "-" if low is None else f"[{low:+.4f}, {high:+.4f}]"
             diff = "-" if pair["difference"] is None else f"{pair['difference']:+.4f}"
             rows.append([grouping, f"{pair['a']} - {pair['b']}", f"{pair['days']:,}", diff, interval])
-    title = "p_long differences between buckets (daily means, paired within days)"
+    variant = summary["bundle"]["variant"]
+    title = f"p_long differences between buckets, {variant} (daily means, paired within days)"
     return Table(("grouping", "buckets", "days", "difference", "95% interval"), rows, title)
 
 
