@@ -47,7 +47,7 @@ def batch(store: Store, bundle: Path, snapshot_id: str, repeats: int) -> dict[st
     runs, summary = [], {}
     for _ in range(repeats):
         began = time.perf_counter()
-        summary = replay_snapshot(store, bundle, snapshot_id, ReplayConfig()).summary
+        summary = replay_snapshot(store, bundle, snapshot_id, ReplayConfig(all_bars=True)).summary
         runs.append(time.perf_counter() - began)
     seconds = statistics.median(runs)
     return {

@@ -73,7 +73,8 @@ class BundleMetadata:
     snapshot_id: str
     snapshot_range: list[str]
     split_ranges: dict[str, list[str]]  # role -> [first ts, last ts] of its samples ([] when empty)
-    base_model_span: list[str]  # [first ts, last ts] of the rows any base model (out-of-fold, final) saw
+    base_model_span: list[str]  # [first ts, last ts] of the rows the shipped base model was fitted on
+    # (the out-of-fold models of the hybrid channels train on subsets of the same training-split days)
     split_config: dict[str, Any]
     run_config: dict[str, Any]
     metrics: dict[str, Any]

@@ -121,7 +121,7 @@ def demo(
     debug: DebugOpt = False,
 ) -> None:
     """The main job: ingest, materialize, validate (snapshot + data docs), a small training run, then a replay
-    of every bar ending with the context-usage verdict."""
+    of the bundle's test split ending with the context-usage verdict."""
     with cli_errors(debug):
         from featurestore.demo import SYNTHETIC_NOTICE, choose_demo_data
         from featurestore.report import ingest_summary, materialize_summary, validate_summary
@@ -171,8 +171,17 @@ def replay(
     bundle: Annotated[Path, typer.Option(help="Bundle directory, or its name under the store's bundles/.")],
     snapshot: Annotated[str | None, typer.Option(help="Snapshot id: batch replay of its bars.")] = None,
     date_range: Annotated[
-        str | None, typer.Option(help="UTC days, inclusive: 2025-09-01..2025-09-30 (required with --online).")
+        str | None,
+        typer.Option(
+            help="UTC days, inclusive: 2025-09-01..2025-09-30 (narrows a batch replay; needed with --online)."
+        ),
     ] = None,
+    all_bars: Annotated[
+        bool,
+        typer.Option(
+            "--all-bars", help="Batch: score every bar of the snapshot, not only the bundle's test split."
+        ),
+    ] = False,
     online: Annotated[
         bool, typer.Option("--online", help="Featurize bar by bar from the stored candles, as live.")
     ] = False,
@@ -191,9 +200,12 @@ def replay(
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Evaluate every bar as a live cycle would; print the perf summary and the context-usage verdict."""
+    """Evaluate bars as a live cycle would (batch: the bundle's test split unless --all-bars); print the perf
+    summary, the in-sample shares and the context-usage verdict."""
     if (snapshot is None) == (not online):
         raise typer.BadParameter("give either --snapshot ID (batch) or --online --date-range")
+    if online and all_bars:
+        raise typer.BadParameter("--all-bars is for batch replay; online replay scores its --date-range")
     start, end = parse_date_range(date_range) if date_range else (None, None)
     with cli_errors(debug):
         from featurestore.api import read_blocked_intervals
@@ -201,7 +213,7 @@ def replay(
         from train.evaluation.replay import ReplayConfig, replay_online, replay_snapshot
 
         the_store = store_at(store)
-        config = ReplayConfig(load_mode=mode, start=start, end=end, per_cycle=per_cycle)
+        config = ReplayConfig(load_mode=mode, start=start, end=end, all_bars=all_bars, per_cycle=per_cycle)
         model = _bundle_path(the_store, bundle)
         base = _bundle_path(the_store, baseline) if baseline else None
         intervals = read_blocked_intervals(blocked) if blocked else ()
@@ -374,6 +386,7 @@ def inspect(
             f"full {meta.full_contract_hash})",
             "snapshot id": meta.snapshot_id,
             "splits": json.dumps(meta.split_ranges),
+            "base model fitted on": " .. ".join(meta.base_model_span) or "no rows",
             "seeds": f"torch {meta.seeds.torch}, base model {meta.seeds.base_model}",
             "hybrid channels": f"EMA span {meta.hybrid.ema_span}, window {meta.hybrid.ema_window}",
         }

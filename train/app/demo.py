@@ -1,7 +1,7 @@
 """The README's main job end to end: the feature-store demo (ingest, materialize, validate), a small training
-run on the snapshot it produced, and a batch replay of every bar with the context-usage verdict. Re-running
-reuses what exists (same file, same snapshot, same bundle) instead of writing anything twice; the replay
-report is written anew."""
+run on the snapshot it produced, and a batch replay of the bundle's test split (out-of-sample) with the
+context-usage verdict. Re-running reuses what exists (same file, same snapshot, same bundle) instead of
+writing anything twice; the replay report is written anew."""
 
 from __future__ import annotations
 
@@ -58,6 +58,6 @@ def run_full_demo(
         bundle = train_run(store, snapshot_id, config, name, on_stage=on_stage, on_step=on_step).bundle_path
     metrics = json.loads((bundle / METADATA).read_text(encoding="utf-8"))["metrics"]
     if on_stage is not None:
-        on_stage("replay every bar")
+        on_stage("replay the test split")
     replay = replay_snapshot(store, bundle, snapshot_id, ReplayConfig())
     return FullDemoResult(fs, str(bundle), created, metrics, replay)

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from train.evaluation.replay_tables import (
     all_summaries,
+    bucket_pairs_table,
     buckets_table,
     describe,
     funnel_table,
@@ -40,10 +41,11 @@ def replay_view(summary: dict[str, Any], report: str) -> Group:
     parts: list[Any] = [Text(describe(summary), style="bold red" if summary["degraded"] else "")]
     note = in_sample_note(summary)
     if note:
-        parts.append(Text(note, style="yellow"))
+        parts.append(Text(note, style="bold red"))
     summaries = all_summaries(summary)
     tables = [funnel_table(summary["funnel"])]
     tables += [buckets_table(summaries, grouping) for grouping in GROUPINGS]
+    tables.append(bucket_pairs_table(summary))
     tables.append(usage_table(summaries))
     if "comparison" in summary:
         tables.append(metric_diff_table(summary["comparison"]))

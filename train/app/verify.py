@@ -1,7 +1,8 @@
 """`train verify-fullyear`: one year of candles end to end, with every invariant checked and reported.
 
-ingest -> materialize -> validate (snapshot) -> train v10_ctx and the v10 baseline -> batch replay with the
-A/B -> online/offline parity on random bars. The report (Markdown + JSON + PNGs, under the store's reports/)
+ingest -> materialize -> validate (snapshot) -> train v10_ctx and the v10 baseline -> batch replay of the test
+split with the A/B (out-of-sample: no bar any fitting stage of either bundle saw) -> online/offline parity on
+random bars of the replayed range. The report (Markdown + JSON + PNGs, under the store's reports/)
 holds the funnel, the validation result, the hashes, the training metrics against the baselines, the
 telemetry and verdict, the parity result and the time of every stage. Any failed invariant makes the run
 fail with `VerificationFailed` (exit 9) after the report is written.
@@ -48,6 +49,7 @@ from train.app.verify_report import write_report
 from train.evaluation.parity import ParityConfig, check_parity
 from train.evaluation.replay import ReplayConfig, replay_snapshot
 from train.evaluation.replay_bundles import load_bundle
+from train.evaluation.replay_tables import shares_text
 from train.fitting.bundle import METADATA
 from train.fitting.config import OptimConfig, RunConfig
 from train.fitting.run import summary_metrics, train_run
@@ -272,6 +274,7 @@ def _invariants(
             "detail": "cycles {cycles:,} >= hard-eligible {hard_eligible:,} >= eligible {eligible:,} "
             ">= predicted {predicted:,}".format(**funnel),
         },
+        "replay is out-of-sample": out_of_sample_invariant(summary),
         "online/offline parity": {
             "passed": parity["passed"],
             "detail": f"{parity['bars']} bars, {parity['feature_mismatches']} feature mismatches "
@@ -279,4 +282,17 @@ def _invariants(
             f"{parity['max_abs_diff_p_long']:.1e}, {parity['predicted_status_differs']} predicted-status "
             "differences",
         },
+    }
+
+
+def out_of_sample_invariant(summary: dict[str, Any]) -> dict[str, Any]:
+    """Every in-sample share (base model, training split, validation split) is 0 for both bundles."""
+    shares = {
+        role: s["in_sample"]["shares"] for role, s in (("model", summary), ("baseline", summary["baseline"]))
+    }
+    passed = not any(share > 0 for role in shares.values() for share in role.values())
+    return {
+        "passed": passed,
+        "detail": f"{summary['source']['selection']} {summary['range'][0]} .. {summary['range'][1]}; "
+        "in-sample shares " + "; ".join(f"{role}: {shares_text(v)}" for role, v in shares.items()),
     }

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from featurestore.api import Store
+from train.evaluation.replay_tables import shares_text
 from train.evaluation.telemetry import GROUPINGS
 from train.fitting.run import SUMMARY_COLUMNS
 from validation.html_report import Figure, HtmlReport, Section, Table, Verdict, write_html
@@ -208,7 +209,8 @@ def document(report: dict[str, Any], variants: list[str]) -> list[Block]:
 def _replay_section(replay: dict[str, Any]) -> list[Block]:
     funnel = replay["funnel"]
     parts: list[Block] = [
-        "## Replay telemetry (batch, every bar of the snapshot)",
+        "## Replay telemetry (batch, the test split: out-of-sample)",
+        f"Scored: {replay['source']['selection']}, {replay['range'][0]} .. {replay['range'][1]}.",
         _table(
             ["cycles", "hard-eligible", "eligible", "predicted", "eligible rate", "in-sample share"],
             [
@@ -218,7 +220,7 @@ def _replay_section(replay: dict[str, Any]) -> list[Block]:
                     _n(funnel["eligible"]),
                     _n(funnel["predicted"]),
                     f"{funnel['eligible_rate']:.1%}",
-                    f"{replay['in_sample_share']:.0%}",
+                    shares_text(replay["in_sample"]["shares"]),
                 ]
             ],
         ),

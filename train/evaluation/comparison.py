@@ -18,8 +18,8 @@ def compare(model: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
                 "mean_abs_delta"
             ],
             **{
-                f"{name}_epsilon_squared": test["epsilon_squared"]
-                for name, test in usage[role]["rank_tests"].items()
+                f"{name}_bucket_test_p_value": test["p_value"]
+                for name, test in usage[role]["bucket_tests"].items()
             },
             "p_long_std": usage[role]["p_long_std"],
         }

@@ -1,5 +1,5 @@
-"""Online/offline parity: for random bars, the live path (candles -> online featurizer -> model) must give the
-materialized feature rows and the batch-replay p_long.
+"""Online/offline parity: for random bars of the batch replay's range, the live path (candles -> online
+featurizer -> model) must give the materialized feature rows and the batch-replay p_long.
 
 Features: categoricals, ids, strings and flags identical; floats within `feature_rtol` relative (an absolute
 floor of 1e-12 for values at zero). p_long: within `p_long_atol` of batch replay, and the same bars predicted.
@@ -54,7 +54,8 @@ class ParityConfig:
 def check_parity(
     store: Store, bundle: LoadedBundle, snapshot: Snapshot, batch_cycles: pl.DataFrame, config: ParityConfig
 ) -> dict[str, Any]:
-    """Compare the live path with the snapshot and batch replay on `config.bars` random bars of its range."""
+    """Compare the live path with the snapshot and batch replay on `config.bars` random bars of the range
+    `batch_cycles` covers (verify-fullyear: the test split)."""
     if bundle.contract.version != snapshot.contract.version:
         why = f"contract {bundle.contract.version}, but snapshot {snapshot.id} is {snapshot.contract.version}"
         raise BundleMismatch(bundle.path, [why])
@@ -63,10 +64,12 @@ def check_parity(
     lo, hi = utc_day_range(*(date.fromisoformat(d) for d in snapshot.manifest["date_range"]))
     candles = stored_candles(store, snapshot.manifest["symbol"], snapshot.manifest["timeframe"], before=hi)
     stamps = candles.column("ts").to_numpy()
-    first = int(np.searchsorted(stamps, np.datetime64(lo, "us")))
+    replayed = batch_cycles["ts"].cast(pl.Datetime("us")).to_numpy()
+    inside = (stamps >= max(np.datetime64(lo, "us"), replayed.min())) & (stamps <= replayed.max())
+    candidates = np.flatnonzero(inside)
     picks = np.sort(
         np.random.default_rng(config.seed).choice(
-            np.arange(first, len(stamps)), size=min(config.bars, len(stamps) - first), replace=False
+            candidates, size=min(config.bars, len(candidates)), replace=False
         )
     )
     offline = frame.join(batch_cycles.select("ts", "predicted", "p_long"), on="ts", how="left")

@@ -1,4 +1,9 @@
-"""`train replay`: evaluate every bar of a range as a live cycle would, and report on it.
+"""`train replay`: evaluate the bars of a range as a live cycle would, and report on it.
+
+Batch replay scores by default only the bundle's test split, the bars no stage of the fit has seen;
+`all_bars` scores every bar of the snapshot and a date range narrows either choice (`in_sample`). Online
+replay scores its date range. Either way the summary gives the in-sample share of each fitting stage
+(base model, training split, validation split) and says plainly when any is above 0.
 
 Each cycle (bar) goes through eligibility first, then its inputs, then the model. Batch mode reads the
 features of a verified snapshot; online mode computes them bar by bar from the stored candles with the online
@@ -32,6 +37,7 @@ import pyarrow as pa
 from featurestore.api import Store, open_snapshot, stored_candles, utc_day_range
 from schemas.contract import CONTRACT_HASH_KEYS, Contract
 from train.evaluation.comparison import compare
+from train.evaluation.in_sample import select_bars
 from train.evaluation.replay_bundles import load_bundles
 from train.evaluation.replay_html import REPORT_NAME, write_replay_html
 from train.evaluation.replay_plots import write_plots
@@ -50,11 +56,13 @@ CYCLE_COLUMNS = ("ts", "session_id", "vol_regime_id", "trend_regime_id", "status
 
 @dataclass(frozen=True)
 class ReplayConfig:
-    """How to replay: bundle load mode, the date range (inclusive UTC days; default the whole snapshot)."""
+    """How to replay: bundle load mode, which bars (batch: the test split unless `all_bars`; a date range,
+    inclusive UTC days, narrows it; online: the date range)."""
 
     load_mode: str = "replay"  # "replay": any bundle mismatch is an error; "live": warn and mark degraded
     start: date | None = None
     end: date | None = None
+    all_bars: bool = False  # batch: every bar of the snapshot instead of the bundle's test split
     per_cycle: bool = False  # also write every cycle's p_long per bucket into the summary
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
 
@@ -85,15 +93,18 @@ def replay_snapshot(
     *,
     baseline_path: Path | None = None,
 ) -> ReplayResult:
-    """Batch replay over the snapshot's bars (or the configured range of them)."""
+    """Batch replay of the bundle's test split of the snapshot (or every bar), narrowed by the date range."""
     started = time.perf_counter()
     snapshot = open_snapshot(store, snapshot_id, contract=None)  # under the version it names
     hashes = {k: snapshot.manifest[k] for k in CONTRACT_HASH_KEYS}
     bundles = load_bundles(bundle_path, baseline_path, config.load_mode, hashes)
     frame = snapshot_frame(snapshot)
     timings = {"load": time.perf_counter() - started}
-    in_range = _in_range(frame, config)
-    source = {"kind": "snapshot", "snapshot_id": snapshot_id}
+    ts = frame["ts"].cast(pl.Datetime("us")).to_numpy()
+    in_range, scored = select_bars(
+        ts, bundles["model"].metadata, all_bars=config.all_bars, start=config.start, end=config.end
+    )
+    source = {"kind": "snapshot", "snapshot_id": snapshot_id, **scored}
     return _finish(store, bundles, frame, in_range, config, source, timings, online_p_long=None)
 
 
@@ -116,6 +127,8 @@ def replay_online(
     """
     if config.start is None or config.end is None:
         raise ValueError("online replay needs a date range (--date-range FIRST..LAST)")
+    if config.all_bars:
+        raise ValueError("--all-bars is for batch replay (--snapshot); online replay scores its date range")
     started = time.perf_counter()
     bundles = load_bundles(bundle_path, baseline_path, config.load_mode, None)  # the bundle's own contract
     contract = bundles["model"].contract
@@ -146,6 +159,8 @@ def replay_online(
         "kind": "online",
         "symbol": symbol,
         "timeframe": timeframe,
+        "selection": f"date range {config.start}..{config.end}",
+        "date_range": [str(config.start), str(config.end)],
         "per_bar_ms": _latency(seconds),
     }
     return _finish(store, bundles, frame, in_range, config, source, timings, online_p_long=p_online)
@@ -159,17 +174,6 @@ def _latency(seconds: np.ndarray) -> dict[str, float]:
         "p99": float(np.quantile(ms, 0.99)),
         "max": float(ms.max()),
     }
-
-
-def _in_range(frame: pl.DataFrame, config: ReplayConfig) -> np.ndarray:
-    ts = frame["ts"].cast(pl.Datetime("us")).to_numpy()
-    first = config.start or ts[0].astype("datetime64[D]").item()
-    last = config.end or ts[-1].astype("datetime64[D]").item()
-    lo, hi = (np.datetime64(moment, "us") for moment in utc_day_range(first, last))
-    in_range = (ts >= lo) & (ts < hi)
-    if not in_range.any():
-        raise ValueError(f"no bars of the data fall in {first}..{last} (it covers {ts[0]}..{ts[-1]})")
-    return in_range
 
 
 def _candles_with_history(

@@ -8,12 +8,14 @@ from typing import Any
 
 from train.evaluation.replay_tables import (
     all_summaries,
+    bucket_pairs_table,
     buckets_table,
     describe,
     funnel_table,
     in_sample_note,
     metric_diff_table,
     online_line,
+    shares_text,
     usage_table,
     verdict_line,
 )
@@ -39,6 +41,8 @@ def replay_report(summary: dict[str, Any], report_dir: Path) -> HtmlReport:
     )
     kind = "inconclusive" if usage["verdict"] == UNDETERMINED else "info"
     text = f"Verdict: {verdict_line(summary)}"
+    if summary["in_sample"]["any"]:
+        kind, text = "fail", f"IN-SAMPLE replay ({shares_text(summary['in_sample']['shares'])}). {text}"
     if summary["degraded"]:  # live mode went on past a bundle mismatch: say so first
         kind, text = "fail", f"DEGRADED bundle ({'; '.join(summary['bundle']['problems'])}). {text}"
     verdict = Verdict(text, kind, numbers)
@@ -59,7 +63,7 @@ def replay_report(summary: dict[str, Any], report_dir: Path) -> HtmlReport:
         Section(
             "Context usage",
             [f"How the verdict is decided: docs/replay.md. {usage['reason']}"],
-            (usage_table(summaries),),
+            (usage_table(summaries), bucket_pairs_table(summary)),
             figure("p_long_ablation.png", "p_long distribution and the context ablation"),
         ),
     ]
@@ -73,7 +77,8 @@ def replay_report(summary: dict[str, Any], report_dir: Path) -> HtmlReport:
         "variant": bundle["variant"],
         "bundle status": bundle["status"],
         "range (UTC)": " .. ".join(summary["range"]),
-        "in-sample share of predicted cycles": f"{summary['in_sample_share']:.1%}",
+        "scored": summary["source"]["selection"],
+        "in-sample share of predicted cycles": shares_text(summary["in_sample"]["shares"]),
         "feature_contract_hash": bundle["feature_contract_hash"],
     }
     return HtmlReport(f"Replay: {Path(bundle['path']).name}", verdict, sections, facts, "summary.json")

@@ -1,5 +1,6 @@
-"""The perf summary of one bundle's replayed cycles: the eligibility funnel, the p_long distribution overall
-and by session / vol regime / trend regime, the context-usage verdict and the bundle's test metrics."""
+"""The perf summary of one bundle's replayed cycles: the eligibility funnel, the in-sample share of each
+fitting stage, the p_long distribution overall and by session / vol regime / trend regime, the context-usage
+verdict and the bundle's test metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import numpy as np
 import polars as pl
 
 from schemas.bundle_metadata import BundleMetadata
+from train.evaluation.bootstrap import trading_days
+from train.evaluation.in_sample import in_sample
 from train.evaluation.telemetry import GROUPINGS, by_bucket, context_usage, cycle_funnel, distribution
 from train.fitting.bundle import LoadedBundle
 
@@ -45,7 +48,7 @@ def summarize(bundle: LoadedBundle, cycles: pl.DataFrame, config: ReplayConfig) 
         },
         "degraded": bundle.status != "ok",
         "range": [str(ts.min()), str(ts.max())],
-        "in_sample_share": _in_sample_share(meta, predicted["ts"]),
+        "in_sample": in_sample(meta, predicted["ts"].cast(pl.Datetime("us")).to_numpy()),
         "funnel": funnel,
         "p_long": distribution(p),
         "p_xgb": distribution(predicted["p_xgb"].to_numpy()),
@@ -59,20 +62,11 @@ def summarize(bundle: LoadedBundle, cycles: pl.DataFrame, config: ReplayConfig) 
         predicted["p_long_all_context_shuffled"].to_numpy(),
         groups,
         config.verdict,
+        days=trading_days(predicted["ts"].cast(pl.Datetime("us")).to_numpy()),
         has_ctx_inputs=meta.supports_context_features,
     )
     summary["test_metrics"] = _test_metrics(meta)
     return summary
-
-
-def _in_sample_share(meta: BundleMetadata, ts: pl.Series) -> float:
-    """Share of predicted cycles inside the bundle's training split: those are not out-of-sample."""
-    train = meta.split_ranges.get("train") or []
-    if len(train) != 2 or ts.is_empty():
-        return 0.0
-    lo, hi = (np.datetime64(x, "us") for x in train)
-    stamps = ts.cast(pl.Datetime("us")).to_numpy()
-    return float(((stamps >= lo) & (stamps <= hi)).mean())
 
 
 def _test_metrics(meta: BundleMetadata) -> dict[str, Any]:

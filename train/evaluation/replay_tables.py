@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from train.evaluation.in_sample import STAGES
 from train.evaluation.telemetry import GROUPINGS
 from validation.html_report import Table
 
@@ -41,7 +42,7 @@ def buckets_table(summaries: dict[str, dict[str, Any]], grouping: str) -> Table:
 
 
 def usage_table(summaries: dict[str, dict[str, Any]]) -> Table:
-    """The verdict inputs per model: both ablations and the rank tests' effect sizes."""
+    """The verdict inputs per model: both ablations and the bucket tests' p-values (informative days)."""
     columns = [""] + [f"{role} ({s['bundle']['variant']})" for role, s in summaries.items()]
     rows: dict[str, list[str]] = {
         "verdict": [],
@@ -50,7 +51,7 @@ def usage_table(summaries: dict[str, dict[str, Any]]) -> Table:
         "all context shuffled: mean |dp|": [],
         "p_long std": [],
     }
-    rows.update({f"{name}: epsilon^2 (p)": [] for name in GROUPINGS})
+    rows.update({f"{name}: bucket test p (days)": [] for name in GROUPINGS})
     for s in summaries.values():
         usage = s["context_usage"]
         rows["verdict"].append(usage["verdict"])
@@ -60,10 +61,25 @@ def usage_table(summaries: dict[str, dict[str, Any]]) -> Table:
             f(usage["ablation_all_context_shuffled"]["mean_abs_delta"])
         )
         rows["p_long std"].append(f(usage["p_long_std"]))
-        for name, test in usage["rank_tests"].items():
-            p = "-" if test["p_value"] is None else f"{test['p_value']:.2g}"
-            rows[f"{name}: epsilon^2 (p)"].append(f"{f(test['epsilon_squared'], 3)} ({p})")
+        for name, test in usage["bucket_tests"].items():
+            p = "not tested" if test["p_value"] is None else f"{test['p_value']:.2g}"
+            rows[f"{name}: bucket test p (days)"].append(f"{p} ({test['informative_days']})")
     return Table(columns, [[key, *cells] for key, cells in rows.items()], "Context usage")
+
+
+def bucket_pairs_table(summary: dict[str, Any]) -> Table:
+    """Per grouping and pair of buckets: the paired difference of daily mean p_long, its 95% interval
+    (block bootstrap by trading day) and the days holding both buckets (`train.evaluation.bucket_tests`)."""
+    rows = []
+    for grouping, test in summary["context_usage"]["bucket_tests"].items():
+        for pair in test["pairs"]:
+            low, high = pair["interval"] or (None, None)
+            interval = "-" if low is None else f"[{low:+.4f}, {high:+.4f}]"
+            diff = "-" if pair["difference"] is None else f"{pair['difference']:+.4f}"
+            rows.append([grouping, f"{pair['a']} - {pair['b']}", f"{pair['days']:,}", diff, interval])
+    variant = summary["bundle"]["variant"]
+    title = f"p_long differences between buckets, {variant} (daily means, paired within days)"
+    return Table(("grouping", "buckets", "days", "difference", "95% interval"), rows, title)
 
 
 def metric_diff_table(comparison: dict[str, Any]) -> Table:
@@ -80,16 +96,35 @@ def describe(summary: dict[str, Any]) -> str:
     where = f"snapshot {source['snapshot_id']}" if source["kind"] == "snapshot" else "candles (online)"
     status = "DEGRADED: " + "; ".join(bundle["problems"]) if summary["degraded"] else "ok"
     return (
-        f"Replay of {bundle['path']} ({bundle['variant']}) on {where}, "
+        f"Replay of {bundle['path']} ({bundle['variant']}) on {where}, {source['selection']}: "
         f"{summary['range'][0]} .. {summary['range'][1]}; bundle status {status}"
     )
 
 
+def shares_text(shares: dict[str, float]) -> str:
+    """The share of predicted cycles in each fitting stage's span: "base model 0.0%, train 0.0%, val 0.0%"."""
+    return ", ".join(f"{stage.replace('_', ' ')} {shares[stage]:.1%}" for stage in STAGES)
+
+
 def in_sample_note(summary: dict[str, Any]) -> str:
-    share = summary["in_sample_share"]
-    if share <= 0:
+    """Empty for an out-of-sample replay; otherwise a plain warning with each stage's share (per model)."""
+    notes = [
+        f"{role} ({s['bundle']['variant']}): {shares_text(s['in_sample']['shares'])}"
+        for role, s in all_summaries(summary).items()
+        if s["in_sample"]["any"]
+    ]
+    if not notes:
         return ""
-    return f"Note: {share:.0%} of the predicted cycles lie in the bundle's training split (in-sample)."
+    hint = (
+        "Without --all-bars, batch replay scores only the test split (out-of-sample)."
+        if summary["source"]["kind"] == "snapshot"
+        else "A date range after the validation split is out-of-sample."
+    )
+    return (
+        "IN-SAMPLE: this replay includes bars the bundle was fitted or selected on, so its numbers are "
+        "not out-of-sample. Share of predicted cycles in the base model's training span, the training "
+        "split and the validation split: " + "; ".join(notes) + ". " + hint
+    )
 
 
 def online_line(summary: dict[str, Any]) -> str:

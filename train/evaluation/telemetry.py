@@ -6,30 +6,32 @@ Everything is aggregated per cycle (one cycle = one bar a live system evaluates)
 The verdict rests on the ablation, because it is causal: the same cycles are replayed with ctx_cat/ctx_cont
 taken from other cycles (a random permutation), so only the context inputs change. If p_long moves by at
 least `min_mean_abs_delta` on average AND by at least `min_relative_delta` of its own spread across cycles,
-the model uses context; otherwise it ignores it. The rank tests (Kruskal-Wallis across buckets, with
-epsilon-squared as effect size) are reported beside it: they say whether p_long *differs* by session or
-regime, which can also come from the market features themselves, so they describe rather than decide.
+the model uses context; otherwise it ignores it. The bucket tests (`train.evaluation.bucket_tests`: daily
+means compared within days, with paired differences and their intervals) are reported beside it: they say
+whether p_long *differs* by session or regime, which can also come from the market features themselves, so
+they describe rather than decide.
 A second ablation also shuffles the regime ids (every context input at once) for comparison with v10, whose
 only context inputs are those ids.
 
 Usage::
 
     funnel = cycle_funnel(status, eligible, predicted)
-    usage = context_usage(p_long, p_shuffled, groups, VerdictConfig())
+    usage = context_usage(p_long, p_shuffled, p_all_shuffled, groups, VerdictConfig(), days=trading_days(ts))
     usage["verdict"], usage["reason"]
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import kruskal
 
 from featurestore.api import funnel_stages, is_monotone
 from schemas.parameters_v1 import SESSION_NAMES, TREND_REGIME_NAMES, VOL_REGIME_NAMES
+from train.evaluation.bucket_tests import BucketTestConfig, bucket_test
+from train.evaluation.bucket_tests import describe as describe_bucket_test
 
 # grouping name -> (id column, bucket names by id)
 GROUPINGS: dict[str, tuple[str, dict[int, str]]] = {
@@ -39,8 +41,6 @@ GROUPINGS: dict[str, tuple[str, dict[int, str]]] = {
 }
 USES, IGNORES, UNDETERMINED = "uses context", "ignores context", "undetermined"
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-# epsilon-squared of Kruskal-Wallis read with the usual eta-squared bands (0.01 / 0.06 / 0.14)
-EFFECT_BANDS = ((0.14, "large"), (0.06, "medium"), (0.01, "small"), (0.0, "negligible"))
 
 
 @dataclass(frozen=True)
@@ -49,18 +49,15 @@ class VerdictConfig:
 
     min_mean_abs_delta: float = 0.002  # p_long moves at least this much on average when ctx is shuffled ...
     min_relative_delta: float = 0.1  # ... and at least this share of p_long's std across cycles
-    alpha: float = 0.01  # significance level of the rank tests
-    min_bucket_cycles: int = 30  # buckets with fewer cycles are left out of the rank test
     min_cycles: int = 100  # fewer predicted cycles than this: the verdict is "undetermined"
     seed: int = 1337  # the ablation's permutation
+    buckets: BucketTestConfig = field(default_factory=BucketTestConfig)  # p_long across buckets
 
     def __post_init__(self) -> None:
         if self.min_mean_abs_delta < 0 or self.min_relative_delta < 0:
             raise ValueError("VerdictConfig: the ablation thresholds must be >= 0")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"VerdictConfig.alpha must be in (0, 1), got {self.alpha}")
-        if self.min_bucket_cycles < 2 or self.min_cycles < 2:
-            raise ValueError("VerdictConfig: min_bucket_cycles and min_cycles must be >= 2")
+        if self.min_cycles < 2:
+            raise ValueError("VerdictConfig: min_cycles must be >= 2")
 
 
 def distribution(values: np.ndarray) -> dict[str, float | int]:
@@ -103,34 +100,6 @@ def by_bucket(
     return out
 
 
-def rank_test(
-    p: np.ndarray, ids: np.ndarray, names: Mapping[int, str], config: VerdictConfig
-) -> dict[str, Any]:
-    """Kruskal-Wallis across the buckets holding at least `min_bucket_cycles` cycles, with epsilon-squared."""
-    buckets = [(names[b], p[ids == b]) for b in sorted(names) if (ids == b).sum() >= config.min_bucket_cycles]
-    result: dict[str, Any] = {"test": "kruskal-wallis", "buckets": [name for name, _ in buckets]}
-    n = sum(len(v) for _, v in buckets)
-    if len(buckets) < 2:
-        note = f"fewer than 2 buckets with >= {config.min_bucket_cycles} cycles"
-        empty = {"h": None, "p_value": None, "epsilon_squared": None, "effect": None, "significant": False}
-        return {**result, "n": n, **empty, "note": note}
-    if np.ptp(np.concatenate([v for _, v in buckets])) == 0:
-        h, p_value = 0.0, 1.0  # every value equal: no difference by construction (scipy would divide by zero)
-    else:
-        h, p_value = (float(x) for x in kruskal(*(v for _, v in buckets)))
-    epsilon_sq = h / (n - 1)
-    effect = next(label for bound, label in EFFECT_BANDS if epsilon_sq >= bound)
-    return {
-        **result,
-        "n": n,
-        "h": h,
-        "p_value": p_value,
-        "epsilon_squared": epsilon_sq,
-        "effect": effect,
-        "significant": bool(p_value < config.alpha),
-    }
-
-
 def ablation_stats(p: np.ndarray, p_ablated: np.ndarray) -> dict[str, float | int]:
     """How far p_long moved per cycle when the context was shuffled."""
     delta = np.abs(np.asarray(p_ablated, dtype=np.float64) - np.asarray(p, dtype=np.float64))
@@ -151,15 +120,19 @@ def context_usage(
     groups: Mapping[str, np.ndarray],
     config: VerdictConfig,
     *,
+    days: np.ndarray,
     has_ctx_inputs: bool = True,
 ) -> dict[str, Any]:
-    """Rank tests per grouping, both ablations, and the verdict with the numbers behind it.
+    """Bucket tests per grouping, both ablations, and the verdict with the numbers behind it.
 
-    `groups` maps each GROUPINGS name to the bucket id of every predicted cycle. A model without
+    `groups` maps each GROUPINGS name to the bucket id of every predicted cycle, `days` gives its trading
+    day (`train.evaluation.bootstrap.trading_days`: the bucket tests work on daily means). A model without
     ctx_cat/ctx_cont inputs (v10) ignores context by construction; its reason quotes the all-context
     ablation instead (its regime ids are its only context inputs).
     """
-    tests = {name: rank_test(p, groups[name], GROUPINGS[name][1], config) for name in GROUPINGS}
+    tests = {
+        name: bucket_test(p, groups[name], days, GROUPINGS[name][1], config.buckets) for name in GROUPINGS
+    }
     ctx = ablation_stats(p, p_ctx_shuffled)
     everything = ablation_stats(p, p_all_shuffled)
     spread = float(np.std(p, ddof=1)) if p.size > 1 else 0.0
@@ -170,7 +143,7 @@ def context_usage(
         "p_long_std": spread,
         "ablation_ctx_shuffled": ctx,
         "ablation_all_context_shuffled": everything,
-        "rank_tests": tests,
+        "bucket_tests": tests,
         "config": asdict(config),
     }
 
@@ -185,12 +158,12 @@ def _verdict(
 ) -> tuple[str, str]:
     if n < config.min_cycles:
         return UNDETERMINED, f"only {n} predicted cycles (at least {config.min_cycles} are needed)"
-    differs = [
-        f"{name} (H={t['h']:.1f}, p={t['p_value']:.2g}, epsilon^2={t['epsilon_squared']:.3f}, {t['effect']})"
-        for name, t in tests.items()
-        if t["significant"]
-    ]
-    buckets = "p_long differs across " + ", ".join(differs) if differs else "p_long does not differ by bucket"
+    differs = [describe_bucket_test(name, t) for name, t in tests.items() if t["significant"]]
+    buckets = (
+        "p_long differs across " + ", ".join(differs)
+        if differs
+        else "no difference of p_long across buckets detected (daily means, within days)"
+    )
     if ctx is None:
         return IGNORES, (
             "the model has no ctx_cat/ctx_cont inputs (v10); shuffling its regime ids moves p_long by "

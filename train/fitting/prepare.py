@@ -48,7 +48,7 @@ class Prepared:
     base_model: Any
     filter_report: dict[str, Any]
     ranges: dict[str, list[str]]  # role -> [first ts, last ts] of its samples
-    base_model_span: list[str]  # [first ts, last ts] of the rows any base model (out-of-fold, final) saw
+    base_model_span: list[str]  # [first ts, last ts] of the rows the shipped base model was fitted on
 
 
 def _ts(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -110,7 +110,7 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
         base_model=base,
         filter_report=report,
         ranges=ranges,
-        base_model_span=_span(ts, usable & train_span),
+        base_model_span=_span(ts, final_rows),
     )
 
 

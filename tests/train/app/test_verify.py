@@ -17,7 +17,13 @@ from tests.conftest import real_m5_or_skip
 from tests.html_checks import assert_self_contained_report
 from tests.train.conftest import TINY
 from train.app.cli import app
-from train.app.verify import VerificationFailed, VerifyConfig, proportional_splits, verify_fullyear
+from train.app.verify import (
+    VerificationFailed,
+    VerifyConfig,
+    out_of_sample_invariant,
+    proportional_splits,
+    verify_fullyear,
+)
 from train.evaluation.parity import ParityConfig
 from train.fitting.config import load_run_config
 
@@ -28,6 +34,7 @@ INVARIANTS = {
     "forward calls > 0",
     "eligibility rate in range",
     "funnel order",
+    "replay is out-of-sample",
     "online/offline parity",
 }
 
@@ -61,6 +68,11 @@ def test_verification_passes_and_writes_a_readable_report(synthetic_year: tuple[
         "parity",
     }
     assert report["replay"]["baseline"]["bundle"]["variant"] == "v10"
+    for summary in (report["replay"], report["replay"]["baseline"]):  # the replay is the test split
+        assert summary["in_sample"]["shares"] == {"base_model": 0.0, "train": 0.0, "val": 0.0}
+    assert report["replay"]["source"]["selection"] == "test split"
+    assert report["replay"]["range"][0] >= report["splits"]["test"][0]
+    assert result.invariants["replay is out-of-sample"]["passed"]
     text = (result.report_dir / "report.md").read_text()
     assert text.startswith("# Full-year verification: PASSED")
     for image in re.findall(r"\]\(([^)]+\.png)\)", text):
@@ -98,6 +110,17 @@ def test_a_failed_invariant_fails_after_writing_the_report(synthetic_year: tuple
     assert "**FAIL**" in report.read_text() and report.read_text().startswith(
         "# Full-year verification: FAILED"
     )
+
+
+def test_an_in_sample_replay_fails_the_out_of_sample_invariant() -> None:
+    clean = {"in_sample": {"shares": {"base_model": 0.0, "train": 0.0, "val": 0.0}}}
+    leaky = {"in_sample": {"shares": {"base_model": 0.0, "train": 0.0, "val": 0.25}}}
+    summary = {**clean, "source": {"selection": "all bars"}, "range": ["a", "b"], "baseline": leaky}
+    invariant = out_of_sample_invariant(summary)
+    assert (
+        not invariant["passed"] and "baseline: base model 0.0%, train 0.0%, val 25.0%" in invariant["detail"]
+    )
+    assert out_of_sample_invariant({**summary, "baseline": clean})["passed"]
 
 
 def test_splits_are_consecutive_shares_of_the_days() -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from tests.html_checks import assert_self_contained_report
 from tests.train.conftest import edited_bundle
 from train.app.cli import app
 from train.evaluation.replay import ReplayConfig, replay_online, replay_snapshot
+from train.evaluation.replay_tables import in_sample_note
 from train.evaluation.telemetry import IGNORES
 from train.fitting.bundle import BundleMismatch
 from train.fitting.dataset import snapshot_frame
@@ -41,9 +43,13 @@ def replayed(snapshot_store: tuple[Path, str], bundles: dict[str, Path]):
     )
 
 
-def test_summary_counts_every_cycle_of_the_snapshot(snapshot_store: tuple[Path, str], replayed) -> None:
+def test_summary_counts_every_cycle_of_the_test_split(
+    snapshot_store: tuple[Path, str], bundles: dict[str, Path], replayed
+) -> None:
     root, snap = snapshot_store
     frame = snapshot_frame(open_snapshot(Store.at(root), snap))
+    first, last = json.loads((bundles["ctx_a"] / "metadata.json").read_text())["split_ranges"]["test"]
+    frame = frame.filter(pl.col("ts").is_between(datetime.fromisoformat(first), datetime.fromisoformat(last)))
     funnel = replayed.summary["funnel"]
     assert funnel["cycles"] == frame.height
     assert funnel["eligible"] == int(frame["eligible"].sum())
@@ -59,6 +65,58 @@ def test_summary_counts_every_cycle_of_the_snapshot(snapshot_store: tuple[Path, 
         buckets = replayed.summary[f"p_long_by_{grouping}"]
         assert sum(b["n"] for b in buckets.values()) == funnel["predicted"]
     assert replayed.summary["p_long_by_session"]["ASIA"]["n"] == 0  # ASIA is a blocked session
+
+
+def test_default_replay_is_the_test_split_and_out_of_sample(bundles: dict[str, Path], replayed) -> None:
+    summary = replayed.summary
+    test = json.loads((bundles["ctx_a"] / "metadata.json").read_text())["split_ranges"]["test"]
+    assert summary["source"]["selection"] == "test split" and summary["source"]["test_split"] == test
+    first, last = (np.datetime64(t.replace(" ", "T")) for t in summary["range"])
+    assert np.datetime64(test[0]) == first <= last <= np.datetime64(test[1])
+    for role in (summary, summary["baseline"]):
+        assert role["in_sample"]["shares"] == {"base_model": 0.0, "train": 0.0, "val": 0.0}
+        assert not role["in_sample"]["any"] and role["in_sample"]["n"] == summary["funnel"]["predicted"]
+    assert in_sample_note(summary) == ""
+
+
+def test_all_bars_replay_reports_each_in_sample_share_plainly(
+    snapshot_store: tuple[Path, str], bundles: dict[str, Path]
+) -> None:
+    """All bars of late April (base model and training split), May (validation) and early June (test)."""
+    root, snap = snapshot_store
+    config = ReplayConfig(start=date(2025, 4, 28), end=date(2025, 6, 4), all_bars=True)
+    result = replay_snapshot(Store.at(root), bundles["ctx_a"], snap, config)
+    summary = result.summary
+    assert summary["source"]["selection"] == "all bars within 2025-04-28..2025-06-04"
+    meta = json.loads((bundles["ctx_a"] / "metadata.json").read_text())
+    ts = result.cycles.filter("predicted")["ts"].cast(pl.Datetime("us")).to_numpy()
+    spans = {
+        "base_model": meta["base_model_span"],
+        "train": meta["split_ranges"]["train"],
+        "val": meta["split_ranges"]["val"],
+    }
+    for stage, (first, last) in spans.items():
+        expected = ((ts >= np.datetime64(first)) & (ts <= np.datetime64(last))).mean()
+        assert summary["in_sample"]["shares"][stage] == pytest.approx(expected) and expected > 0, stage
+    assert summary["in_sample"]["any"]
+    assert summary["in_sample"]["spans"]["base_model"]["from"] == "base_model_span"
+    assert "IN-SAMPLE replay (base model" in result.report_html.read_text()
+    args = ["replay", "--store", str(root), "--snapshot", snap, "--bundle", "test_ctx_a", "--all-bars"]
+    shown = runner.invoke(app, [*args, "--date-range", "2025-04-28..2025-06-04"])
+    flat = " ".join(shown.output.split())  # rich wraps
+    assert shown.exit_code == 0 and "IN-SAMPLE: this replay includes bars the bundle was fitted" in flat
+    assert f"val {summary['in_sample']['shares']['val']:.1%}" in flat
+
+
+def test_a_date_range_outside_the_test_split_needs_all_bars(snapshot_store: tuple[Path, str]) -> None:
+    root, snap = snapshot_store
+    args = ["replay", "--store", str(root), "--snapshot", snap, "--bundle", "test_ctx_a"]
+    refused = runner.invoke(app, [*args, "--date-range", "2025-03-03..2025-03-07"])
+    assert_exit(refused, 2, "test split", "--all-bars")
+    online = runner.invoke(
+        app, ["replay", "--store", str(root), "--bundle", "test_ctx_a", "--online", "--all-bars"]
+    )
+    assert_exit(online, 2, "--all-bars")
 
 
 def test_report_files_hold_the_summary_and_the_plots(replayed) -> None:
@@ -85,11 +143,11 @@ def test_report_html_is_one_offline_page_with_the_verdict_and_every_plot(replaye
 def test_replay_reproduces_the_bundles_test_metrics(
     snapshot_store: tuple[Path, str], bundles: dict[str, Path]
 ) -> None:
-    """Replay scores bars exactly as training evaluated them: the test split's AUC comes out identical."""
+    """Replay scores bars exactly as training evaluated them: by default it scores the test split, and its
+    AUC comes out identical to the one stored at training."""
     root, snap = snapshot_store
     meta = json.loads((bundles["ctx_a"] / "metadata.json").read_text())
-    first, last = (date.fromisoformat(x[:10]) for x in meta["split_ranges"]["test"])
-    result = replay_snapshot(Store.at(root), bundles["ctx_a"], snap, ReplayConfig(start=first, end=last))
+    result = replay_snapshot(Store.at(root), bundles["ctx_a"], snap, ReplayConfig())  # the test split
     frame = snapshot_frame(open_snapshot(Store.at(root), snap)).select("ts", "label_available", "y_direction")
     cycles = result.cycles.join(frame, on="ts").filter(pl.col("predicted") & pl.col("label_available"))
     stored = meta["metrics"]["test"]["direction"]
@@ -139,10 +197,12 @@ def test_cli_replay_json_exit_codes_and_degraded_marking(
 ) -> None:
     root, snap = snapshot_store
     base = ["replay", "--store", str(root), "--snapshot", snap, "--date-range", "2025-06-02..2025-06-13"]
-    ok = runner.invoke(app, [*base, "--bundle", "test_ctx_a", "--json"])
+    ok = runner.invoke(app, [*base[:5], "--bundle", "test_ctx_a", "--json"])  # the default: the test split
     assert ok.exit_code == 0, ok.output
     summary = json.loads(ok.stdout)
     assert summary["context_usage"]["verdict"] in ("uses context", "ignores context")
+    assert summary["in_sample"]["shares"] == {"base_model": 0.0, "train": 0.0, "val": 0.0}
+    assert summary["source"]["selection"] == "test split" and summary["range"][0] < summary["range"][1]
     shown = runner.invoke(app, [*base, "--bundle", "bundles/test_ctx_a", "--baseline", "test_plain"])
     assert shown.exit_code == 0, shown.output
     assert "Verdict: v10_ctx" in shown.output and "baseline (v10)" in shown.output
@@ -162,17 +222,23 @@ def test_cli_replay_json_exit_codes_and_degraded_marking(
 def test_online_replay_scores_bar_by_bar_like_batch(
     snapshot_store: tuple[Path, str], bundles: dict[str, Path]
 ) -> None:
-    """One day featurized from the stored candles one bar at a time, against batch replay of the same day."""
+    """One day featurized from the stored candles one bar at a time, against batch replay of the same day.
+    The day lies in the validation split: the summary says so, with the share of each stage."""
     root, snap = snapshot_store
-    config = ReplayConfig(start=date(2025, 6, 3), end=date(2025, 6, 3))
+    config = ReplayConfig(start=date(2025, 5, 6), end=date(2025, 5, 6))
     online = replay_online(Store.at(root), bundles["ctx_a"], config)
+    assert online.summary["in_sample"]["shares"] == {"base_model": 0.0, "train": 0.0, "val": 1.0}
+    assert online.summary["source"]["selection"] == "date range 2025-05-06..2025-05-06"
+    assert "IN-SAMPLE" in in_sample_note(online.summary) and "after the validation" in in_sample_note(
+        online.summary
+    )
     check = online.summary["online_vs_batch"]
     assert (
         online.summary["source"]["kind"] == "online"
         and check["bars"] == online.summary["funnel"]["cycles"] > 0
     )
     assert check["same_bars_predicted"] and check["max_abs_diff_p_long"] <= 1e-6
-    batch = replay_snapshot(Store.at(root), bundles["ctx_a"], snap, config)
+    batch = replay_snapshot(Store.at(root), bundles["ctx_a"], snap, replace(config, all_bars=True))
     assert online.cycles["ts"].to_list() == batch.cycles["ts"].to_list()
     assert online.cycles["reason"].to_list() == batch.cycles["reason"].to_list()
     both = online.cycles.select("p_long").with_columns(batch=batch.cycles["p_long"]).drop_nans()

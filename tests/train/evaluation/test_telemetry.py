@@ -16,7 +16,6 @@ from train.evaluation.telemetry import (
     by_bucket,
     context_usage,
     cycle_funnel,
-    rank_test,
 )
 from train.fitting.config import OptimConfig, RunConfig
 from train.fitting.dataset import SEQ_LEN, Tensors
@@ -77,7 +76,7 @@ def trained() -> tuple[torch.nn.Module, Tensors, np.ndarray]:
 
 
 def verdict_of(model: torch.nn.Module, tensors: Tensors, rows: np.ndarray) -> dict:
-    """What replay computes for the context usage of `model` on `rows`."""
+    """What replay computes for the context usage of `model` on `rows` (25 consecutive rows a day)."""
     outputs = predict_rows(model, "v10_ctx", tensors, rows, ablations=context_ablations(rows, seed=1))
     regime = tensors.regime[rows].numpy()
     groups = {"session": regime[:, 0], "vol_regime": regime[:, 1], "trend_regime": regime[:, 2]}
@@ -87,6 +86,7 @@ def verdict_of(model: torch.nn.Module, tensors: Tensors, rows: np.ndarray) -> di
         outputs["all_context_shuffled"]["p_long"],
         groups,
         VerdictConfig(),
+        days=np.asarray(rows) // 25,
     )
 
 
@@ -94,8 +94,10 @@ def test_a_model_trained_where_the_label_depends_on_session_uses_context(trained
     model, tensors, rows = trained
     usage = verdict_of(model, tensors, rows)
     assert usage["verdict"] == USES, usage["reason"]
-    assert usage["rank_tests"]["session"]["significant"]
-    assert usage["rank_tests"]["session"]["effect"] in ("medium", "large")
+    session = usage["bucket_tests"]["session"]
+    assert session["significant"] and session["informative_days"] == 20
+    us_minus_eu = next(pair for pair in session["pairs"] if (pair["a"], pair["b"]) == ("EU", "US"))
+    assert us_minus_eu["interval"][0] > 0.1  # EU mostly up, US mostly down: EU - US well above 0
     assert usage["ablation_ctx_shuffled"]["mean_abs_delta"] > 0.02
     assert "p_long differs across session" in usage["reason"]
 
@@ -116,29 +118,14 @@ def test_a_model_whose_context_inputs_are_zeroed_ignores_context(trained) -> Non
     assert usage["ablation_all_context_shuffled"]["mean_abs_delta"] > 0.0
 
 
-def test_rank_test_separates_equal_and_shifted_buckets() -> None:
-    rng = np.random.default_rng(0)
-    ids = np.repeat([1, 2, 3], 400)
-    same = rank_test(rng.normal(0.5, 0.05, 1200), ids, SESSIONS, VerdictConfig())
-    assert (
-        not same["significant"]
-        and same["effect"] == "negligible"
-        and same["buckets"] == ["EU", "US", "OVERLAP"]
-    )
-    shifted = rank_test(rng.normal(0.5, 0.05, 1200) + 0.1 * (ids == 2), ids, SESSIONS, VerdictConfig())
-    assert shifted["significant"] and shifted["effect"] == "large" and shifted["p_value"] < 1e-10
-    flat = rank_test(np.full(1200, 0.5), ids, SESSIONS, VerdictConfig())
-    assert flat["h"] == 0.0 and not flat["significant"]
-
-
-def test_small_buckets_are_left_out_and_too_few_cycles_are_undetermined() -> None:
+def test_too_few_cycles_are_undetermined_and_too_few_days_not_tested() -> None:
     ids = np.array([1] * 50 + [2] * 10)
-    test = rank_test(np.linspace(0, 1, 60), ids, SESSIONS, VerdictConfig())
-    assert test["buckets"] == ["EU"] and test["h"] is None and "fewer than 2 buckets" in test["note"]
     p = np.linspace(0.4, 0.6, 60)
     groups = {"session": ids, "vol_regime": np.zeros(60, int), "trend_regime": np.zeros(60, int)}
-    usage = context_usage(p, p[::-1], p[::-1], groups, VerdictConfig())
+    usage = context_usage(p, p[::-1], p[::-1], groups, VerdictConfig(), days=np.zeros(60, int))
     assert usage["verdict"] == UNDETERMINED and "only 60 predicted cycles" in usage["reason"]
+    session = usage["bucket_tests"]["session"]
+    assert session["p_value"] is None and "not tested" in session["note"]
 
 
 def test_by_bucket_lists_every_bucket_and_values_on_request() -> None:
@@ -168,7 +155,7 @@ def test_funnel_counts_stages_and_checks_the_invariant() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"alpha": 0.0}, {"min_mean_abs_delta": -1.0}, {"min_bucket_cycles": 1}, {"min_cycles": 0}]
+    "bad", [{"min_mean_abs_delta": -1.0}, {"min_relative_delta": -0.1}, {"min_cycles": 0}]
 )
 def test_verdict_config_refuses_nonsense(bad: dict) -> None:
     with pytest.raises(ValueError, match="VerdictConfig"):

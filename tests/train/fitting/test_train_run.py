@@ -229,6 +229,7 @@ def test_inspect_shows_metadata_and_verifies_files(bundles: dict[str, Path], tmp
     assert shown.exit_code == 0, shown.output
     for text in ("93ab1d31534f2dc7", "status", "ok", "Metrics (model vs baselines)", "Eligibility funnel"):
         assert text in shown.output
+    assert "base model fitted on" in shown.output
     copy = tmp_path / "changed"
     shutil.copytree(bundles["ctx_a"], copy)
     (copy / "normalization.json").write_text("{}")

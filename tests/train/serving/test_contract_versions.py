@@ -81,7 +81,7 @@ def test_online_replay_of_a_v1_bundle_computes_v1_features(world) -> None:
     day = replay_snapshot(store, bundle, v1, ReplayConfig(start=DAYS[0], end=DAYS[0])).cycles
     assert online.cycles["p_long"].to_list() == pytest.approx(day["p_long"].to_list(), abs=1e-6, nan_ok=True)
     loaded = load_entry_v10_bundle(bundle, variant="v10_ctx")
-    every = replay_snapshot(store, bundle, v1, ReplayConfig(start=RANGE[0], end=RANGE[1])).cycles
+    every = replay_snapshot(store, bundle, v1, ReplayConfig(all_bars=True)).cycles
     parity = check_parity(store, loaded, open_snapshot(store, v1), every, ParityConfig(bars=15, seed=3))
     assert parity["passed"] and parity["contract_version"] == "v1", parity
     candles = stored_candles(store, "XAUUSD", "M5")
@@ -97,7 +97,7 @@ def test_a_v1_bundle_keeps_parity_on_100_random_real_bars(tmp_path: Path) -> Non
     store, v1, _, bundle = _v1_world(tmp_path / "store", real_m5_or_skip(), "v1_real")
     snapshot = open_snapshot(store, v1)
     loaded = load_entry_v10_bundle(bundle, variant="v10_ctx")
-    cycles = replay_snapshot(store, bundle, v1, ReplayConfig(start=RANGE[0], end=RANGE[1])).cycles
+    cycles = replay_snapshot(store, bundle, v1, ReplayConfig(all_bars=True)).cycles
     parity = check_parity(store, loaded, snapshot, cycles, ParityConfig(bars=100, seed=11))
     assert parity["passed"], parity["first_mismatches"]
     assert parity["bars"] == 100 and parity["predicted_bars"] > 0 and parity["contract_version"] == "v1"
