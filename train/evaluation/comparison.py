@@ -6,25 +6,26 @@ from typing import Any
 
 
 def compare(model: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
-    """The A/B numbers side by side: verdict inputs and test metrics (model minus baseline)."""
-    usage = {role: s["context_usage"] for role, s in (("model", model), ("baseline", baseline))}
-    rows = {
-        role: {
+    """The A/B numbers side by side: each verdict with its deciding numbers (all-context sensitivity, noise
+    floor, direction reliance), the benefit of the model over the baseline on the same cycles (paired log
+    loss, from the model's context usage), and the test metrics (model minus baseline)."""
+    rows = {}
+    for role, s in (("model", model), ("baseline", baseline)):
+        usage = s["context_usage"]
+        group = usage["deciding_group"]
+        reliance = usage["reliance"][group]
+        rows[role] = {
             "variant": s["bundle"]["variant"],
-            "verdict": usage[role]["verdict"],
-            "ctx_shuffled_mean_abs_delta": usage[role]["ablation_ctx_shuffled"]["mean_abs_delta"],
-            "ctx_shuffled_p95_abs_delta": usage[role]["ablation_ctx_shuffled"]["p95_abs_delta"],
-            "all_context_shuffled_mean_abs_delta": usage[role]["ablation_all_context_shuffled"][
-                "mean_abs_delta"
-            ],
+            "verdict": usage["verdict"],
+            "noise_floor_p95_abs_delta": usage["noise_floor"]["p95_abs_delta"],
+            **{f"{g}_mean_abs_delta": sens["mean_abs_delta"] for g, sens in usage["sensitivity"].items()},
+            **{f"{group}_{head}_reliance": reliance[head] for head in reliance},
             **{
                 f"{name}_epsilon_squared": test["epsilon_squared"]
-                for name, test in usage[role]["rank_tests"].items()
+                for name, test in usage["rank_tests"].items()
             },
-            "p_long_std": usage[role]["p_long_std"],
+            "p_long_std": usage["p_long_std"],
         }
-        for role, s in (("model", model), ("baseline", baseline))
-    }
     diff = {
         head: {
             metric: model["test_metrics"][head][metric] - baseline["test_metrics"][head][metric]
@@ -33,4 +34,8 @@ def compare(model: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
         for head in model["test_metrics"]
         if head in baseline["test_metrics"]
     }
-    return {"side_by_side": rows, "test_metric_diff_model_minus_baseline": diff}
+    return {
+        "side_by_side": rows,
+        "benefit_model_minus_baseline": model["context_usage"].get("benefit"),
+        "test_metric_diff_model_minus_baseline": diff,
+    }

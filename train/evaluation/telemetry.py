@@ -1,28 +1,22 @@
 """Replay telemetry: the eligibility funnel of the cycles, the p_long distribution overall and by context
-bucket (p_long_by_session / _vol_regime / _trend_regime, the seed's design), and the context-usage verdict.
+bucket (p_long_by_session / _vol_regime / _trend_regime, the seed's design), and rank tests across buckets.
 
-Everything is aggregated per cycle (one cycle = one bar a live system evaluates), never per trade.
-
-The verdict rests on the ablation, because it is causal: the same cycles are replayed with ctx_cat/ctx_cont
-taken from other cycles (a random permutation), so only the context inputs change. If p_long moves by at
-least `min_mean_abs_delta` on average AND by at least `min_relative_delta` of its own spread across cycles,
-the model uses context; otherwise it ignores it. The rank tests (Kruskal-Wallis across buckets, with
-epsilon-squared as effect size) are reported beside it: they say whether p_long *differs* by session or
-regime, which can also come from the market features themselves, so they describe rather than decide.
-A second ablation also shuffles the regime ids (every context input at once) for comparison with v10, whose
-only context inputs are those ids.
+Everything is aggregated per cycle (one cycle = one bar a live system evaluates), never per trade. The rank
+tests (Kruskal-Wallis across buckets, with epsilon-squared as effect size) say whether p_long *differs* by
+session or regime, which can also come from the market features themselves, so they describe rather than
+decide: the context-usage verdict is `train.evaluation.context_evidence`'s.
 
 Usage::
 
-    funnel = cycle_funnel(status, eligible, predicted)
-    usage = context_usage(p_long, p_shuffled, groups, VerdictConfig())
-    usage["verdict"], usage["reason"]
+    funnel = cycle_funnel(status, reason, eligible, predicted)
+    by_bucket(p_long, session_ids, SESSION_NAMES)
+    rank_test(p_long, session_ids, SESSION_NAMES, RankTestConfig())
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,30 +30,23 @@ GROUPINGS: dict[str, tuple[str, dict[int, str]]] = {
     "vol_regime": ("vol_regime_id", VOL_REGIME_NAMES),
     "trend_regime": ("trend_regime_id", TREND_REGIME_NAMES),
 }
-USES, IGNORES, UNDETERMINED = "uses context", "ignores context", "undetermined"
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 # epsilon-squared of Kruskal-Wallis read with the usual eta-squared bands (0.01 / 0.06 / 0.14)
 EFFECT_BANDS = ((0.14, "large"), (0.06, "medium"), (0.01, "small"), (0.0, "negligible"))
 
 
 @dataclass(frozen=True)
-class VerdictConfig:
-    """When a context ablation counts as "uses context", and the statistics settings around it."""
+class RankTestConfig:
+    """Settings of the rank tests across buckets."""
 
-    min_mean_abs_delta: float = 0.002  # p_long moves at least this much on average when ctx is shuffled ...
-    min_relative_delta: float = 0.1  # ... and at least this share of p_long's std across cycles
-    alpha: float = 0.01  # significance level of the rank tests
-    min_bucket_cycles: int = 30  # buckets with fewer cycles are left out of the rank test
-    min_cycles: int = 100  # fewer predicted cycles than this: the verdict is "undetermined"
-    seed: int = 1337  # the ablation's permutation
+    alpha: float = 0.01  # significance level
+    min_bucket_cycles: int = 30  # buckets with fewer cycles are left out of the test
 
     def __post_init__(self) -> None:
-        if self.min_mean_abs_delta < 0 or self.min_relative_delta < 0:
-            raise ValueError("VerdictConfig: the ablation thresholds must be >= 0")
         if not 0 < self.alpha < 1:
-            raise ValueError(f"VerdictConfig.alpha must be in (0, 1), got {self.alpha}")
-        if self.min_bucket_cycles < 2 or self.min_cycles < 2:
-            raise ValueError("VerdictConfig: min_bucket_cycles and min_cycles must be >= 2")
+            raise ValueError(f"RankTestConfig.alpha must be in (0, 1), got {self.alpha}")
+        if self.min_bucket_cycles < 2:
+            raise ValueError("RankTestConfig: min_bucket_cycles must be >= 2")
 
 
 def distribution(values: np.ndarray) -> dict[str, float | int]:
@@ -103,7 +90,7 @@ def by_bucket(
 
 
 def rank_test(
-    p: np.ndarray, ids: np.ndarray, names: Mapping[int, str], config: VerdictConfig
+    p: np.ndarray, ids: np.ndarray, names: Mapping[int, str], config: RankTestConfig
 ) -> dict[str, Any]:
     """Kruskal-Wallis across the buckets holding at least `min_bucket_cycles` cycles, with epsilon-squared."""
     buckets = [(names[b], p[ids == b]) for b in sorted(names) if (ids == b).sum() >= config.min_bucket_cycles]
@@ -128,80 +115,6 @@ def rank_test(
         "effect": effect,
         "significant": bool(p_value < config.alpha),
     }
-
-
-def ablation_stats(p: np.ndarray, p_ablated: np.ndarray) -> dict[str, float | int]:
-    """How far p_long moved per cycle when the context was shuffled."""
-    delta = np.abs(np.asarray(p_ablated, dtype=np.float64) - np.asarray(p, dtype=np.float64))
-    if delta.size == 0:
-        return {"n": 0, "mean_abs_delta": None, "p95_abs_delta": None, "max_abs_delta": None}
-    return {
-        "n": int(delta.size),
-        "mean_abs_delta": float(delta.mean()),
-        "p95_abs_delta": float(np.quantile(delta, 0.95)),
-        "max_abs_delta": float(delta.max()),
-    }
-
-
-def context_usage(
-    p: np.ndarray,
-    p_ctx_shuffled: np.ndarray,
-    p_all_shuffled: np.ndarray,
-    groups: Mapping[str, np.ndarray],
-    config: VerdictConfig,
-    *,
-    has_ctx_inputs: bool = True,
-) -> dict[str, Any]:
-    """Rank tests per grouping, both ablations, and the verdict with the numbers behind it.
-
-    `groups` maps each GROUPINGS name to the bucket id of every predicted cycle. A model without
-    ctx_cat/ctx_cont inputs (v10) ignores context by construction; its reason quotes the all-context
-    ablation instead (its regime ids are its only context inputs).
-    """
-    tests = {name: rank_test(p, groups[name], GROUPINGS[name][1], config) for name in GROUPINGS}
-    ctx = ablation_stats(p, p_ctx_shuffled)
-    everything = ablation_stats(p, p_all_shuffled)
-    spread = float(np.std(p, ddof=1)) if p.size > 1 else 0.0
-    verdict, reason = _verdict(p.size, ctx if has_ctx_inputs else None, everything, spread, tests, config)
-    return {
-        "verdict": verdict,
-        "reason": reason,
-        "p_long_std": spread,
-        "ablation_ctx_shuffled": ctx,
-        "ablation_all_context_shuffled": everything,
-        "rank_tests": tests,
-        "config": asdict(config),
-    }
-
-
-def _verdict(
-    n: int,
-    ctx: Mapping[str, Any] | None,
-    everything: Mapping[str, Any],
-    spread: float,
-    tests: Mapping[str, Mapping[str, Any]],
-    config: VerdictConfig,
-) -> tuple[str, str]:
-    if n < config.min_cycles:
-        return UNDETERMINED, f"only {n} predicted cycles (at least {config.min_cycles} are needed)"
-    differs = [
-        f"{name} (H={t['h']:.1f}, p={t['p_value']:.2g}, epsilon^2={t['epsilon_squared']:.3f}, {t['effect']})"
-        for name, t in tests.items()
-        if t["significant"]
-    ]
-    buckets = "p_long differs across " + ", ".join(differs) if differs else "p_long does not differ by bucket"
-    if ctx is None:
-        return IGNORES, (
-            "the model has no ctx_cat/ctx_cont inputs (v10); shuffling its regime ids moves p_long by "
-            f"{everything['mean_abs_delta']:.4f} on average; {buckets}"
-        )
-    mean = float(ctx["mean_abs_delta"])
-    needed = max(config.min_mean_abs_delta, config.min_relative_delta * spread)
-    moved = (
-        f"shuffling ctx_cat/ctx_cont across {n} cycles moves p_long by {mean:.4f} on average "
-        f"(p95 {ctx['p95_abs_delta']:.4f}; the threshold is {needed:.4f}, p_long std {spread:.4f})"
-    )
-    return (USES if mean >= needed and mean > 0 else IGNORES), f"{moved}; {buckets}"
 
 
 def cycle_funnel(status: np.ndarray, reason: np.ndarray, eligible: np.ndarray, predicted: np.ndarray) -> dict:
