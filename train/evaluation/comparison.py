@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from train.serving.scoring import CONTEXT_GROUPS
+
 
 def compare(model: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     """The A/B numbers side by side: each verdict with its deciding numbers (all-context sensitivity, noise
@@ -13,19 +15,21 @@ def compare(model: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     for role, s in (("model", model), ("baseline", baseline)):
         usage = s["context_usage"]
         group = usage["deciding_group"]
-        reliance = usage["reliance"][group]
-        rows[role] = {
+        row: dict[str, Any] = {
             "variant": s["bundle"]["variant"],
             "verdict": usage["verdict"],
             "noise_floor_p95_abs_delta": usage["noise_floor"]["p95_abs_delta"],
-            **{f"{g}_mean_abs_delta": sens["mean_abs_delta"] for g, sens in usage["sensitivity"].items()},
-            **{f"{group}_{head}_reliance": reliance[head] for head in reliance},
-            **{
-                f"{name}_epsilon_squared": test["epsilon_squared"]
-                for name, test in usage["rank_tests"].items()
-            },
-            "p_long_std": usage["p_long_std"],
         }
+        for g in CONTEXT_GROUPS:  # the same keys for both (None where a variant has no such input)
+            row[f"{g}_mean_abs_delta"] = usage["sensitivity"].get(g, {}).get("mean_abs_delta")
+        for head, reliance in usage["reliance"][group].items():
+            for key in ("estimate", "low", "high"):
+                row[f"{group}_{head}_reliance_{key}"] = reliance[key]
+        row.update(
+            {f"{name}_epsilon_squared": test["epsilon_squared"] for name, test in usage["rank_tests"].items()}
+        )
+        row["p_long_std"] = usage["p_long_std"]
+        rows[role] = row
     diff = {
         head: {
             metric: model["test_metrics"][head][metric] - baseline["test_metrics"][head][metric]
