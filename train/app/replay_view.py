@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from train.evaluation.context_evidence import USES
 from train.evaluation.replay_tables import (
     all_summaries,
     bucket_pairs_table,
@@ -21,7 +22,7 @@ from train.evaluation.replay_tables import (
     usage_table,
     verdict_line,
 )
-from train.evaluation.telemetry import GROUPINGS, USES
+from train.evaluation.telemetry import GROUPINGS
 from validation.html_report import Table
 
 

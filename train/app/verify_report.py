@@ -245,6 +245,12 @@ def _replay_section(replay: dict[str, Any]) -> list[Block]:
             ["", *(f"{r} ({s['variant']})" for r, s in side.items())],
             [[k, *(_cell(side[r][k]) for r in side)] for k in keys],
         ),
+        "Benefit of v10_ctx over v10 on the same held-out cycles (paired log loss v10_ctx - v10, 95% "
+        "interval from a block bootstrap by trading day; negative favours v10_ctx): "
+        + "; ".join(
+            f"{head} {b['estimate']:+.4f} [{b['low']:+.4f}, {b['high']:+.4f}] (n = {b['n']:,})"
+            for head, b in (replay["comparison"]["benefit_model_minus_baseline"] or {}).items()
+        ),
         _table(
             ["head", "AUC diff", "log loss diff", "Brier diff"],
             [

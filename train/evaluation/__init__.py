@@ -1,7 +1,8 @@
 """Evaluation: how a bundle behaves on data it did not train on.
 
 Holds batch and online replay, the bundles a replay loads, the replay summary, the A/B comparison, the
-context-usage telemetry, train/serve parity, the replay plots and the report directories.
+telemetry, the bucket tests, the context-usage evidence and verdict, the in-sample shares, train/serve
+parity, the replay plots and the report directories, and walk-forward evaluation with its trade tables.
 
 May import: `schemas`, `featurestore`'s snapshot and online API, `train.fitting` and `train.serving`; never
 `train.app`.

@@ -36,22 +36,24 @@ import pyarrow as pa
 
 from featurestore.api import Store, open_snapshot, stored_candles, utc_day_range
 from schemas.contract import CONTRACT_HASH_KEYS, Contract
+from train.evaluation.bucket_tests import BucketTestConfig
 from train.evaluation.comparison import compare
+from train.evaluation.context_evidence import VerdictConfig
 from train.evaluation.in_sample import select_bars
 from train.evaluation.replay_bundles import load_bundles
 from train.evaluation.replay_html import REPORT_NAME, write_replay_html
 from train.evaluation.replay_plots import write_plots
-from train.evaluation.replay_summary import summarize
+from train.evaluation.replay_summary import cycles_benefit, summarize
 from train.evaluation.reports import replay_report_dir
-from train.evaluation.telemetry import VerdictConfig
 from train.fitting.bundle import LoadedBundle
 from train.fitting.dataset import snapshot_frame
 from train.serving.live import predict_latest
-from train.serving.scoring import HISTORY_BARS, score_frame
+from train.serving.scoring import HISTORY_BARS, AblationPlan, score_frame
 
 logger = logging.getLogger(__name__)
 
 CYCLE_COLUMNS = ("ts", "session_id", "vol_regime_id", "trend_regime_id", "status", "reason", "eligible")
+LABEL_COLUMNS = ("y_direction", "y_early_move")  # held-out labels of the reliance measure (snapshots only)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class ReplayConfig:
     all_bars: bool = False  # batch: every bar of the snapshot instead of the bundle's test split
     per_cycle: bool = False  # also write every cycle's p_long per bucket into the summary
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    buckets: BucketTestConfig = field(default_factory=BucketTestConfig)  # p_long across buckets, by day
 
     def __post_init__(self) -> None:
         if self.load_mode not in ("replay", "live"):
@@ -76,7 +79,9 @@ class ReplayConfig:
 @dataclass(frozen=True)
 class ReplayResult:
     summary: dict[str, Any]
-    cycles: pl.DataFrame  # one row per cycle of the range: context, eligibility, p_xgb, p_long, ablations
+    # one row per cycle of the range: context, eligibility, labels, p_xgb, p_long, and per context group the
+    # outputs under its K permutations (array columns p_long_<group>, p_early_move_<group>)
+    cycles: pl.DataFrame
     report_dir: Path
 
     @property
@@ -212,6 +217,7 @@ def _finish(
         summary["online_vs_batch"] = _online_vs_batch(online_p_long, batch)
     if "baseline" in bundles:
         summary["baseline"] = summaries["baseline"]
+        summary["context_usage"]["benefit"] = cycles_benefit(cycles["model"], cycles["baseline"], config)
         summary["comparison"] = compare(summaries["model"], summaries["baseline"])
     report_dir = replay_report_dir(store, bundles["model"], source)
     began = time.perf_counter()
@@ -241,16 +247,28 @@ def _online_vs_batch(online: np.ndarray, batch: np.ndarray) -> dict[str, Any]:
 def _score_cycles(
     bundle: LoadedBundle, frame: pl.DataFrame, in_range: np.ndarray, config: ReplayConfig
 ) -> pl.DataFrame:
-    scores = score_frame(bundle, frame, within=in_range, ablation_seed=config.verdict.seed)
+    plan = AblationPlan(repeats=config.verdict.repeats, seed=config.verdict.seed)
+    scores = score_frame(bundle, frame, within=in_range, ablation=plan)
+    labelled = frame["label_available"].fill_null(False) if "label_available" in frame.columns else None
+    labels = [
+        pl.when(labelled).then(pl.col(name).cast(pl.Float64)).otherwise(None).alias(name)
+        if labelled is not None and name in frame.columns
+        else pl.lit(None, dtype=pl.Float64).alias(name)
+        for name in LABEL_COLUMNS
+    ]
     return (
-        frame.select(CYCLE_COLUMNS)
+        frame.select(*CYCLE_COLUMNS, *labels)
         .with_columns(
             pl.Series("predicted", scores.predicted),
             pl.Series("p_xgb", scores.p_xgb),
             pl.Series("p_long", scores.p_long),
             pl.Series("p_early_move", scores.p_early_move),
             pl.Series("quality", scores.quality),
-            *(pl.Series(f"p_long_{name}", values) for name, values in scores.ablated.items()),
+            *(
+                pl.Series(f"{head}_{group}", values)
+                for group, heads in scores.ablated.items()
+                for head, values in heads.items()
+            ),
         )
         .filter(pl.Series(in_range))
     )

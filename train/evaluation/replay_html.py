@@ -6,20 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from train.evaluation.context_evidence import INCONCLUSIVE, USES
 from train.evaluation.replay_tables import (
     all_summaries,
     bucket_pairs_table,
     buckets_table,
     describe,
+    f,
     funnel_table,
     in_sample_note,
+    interval,
     metric_diff_table,
     online_line,
     shares_text,
     usage_table,
     verdict_line,
 )
-from train.evaluation.telemetry import GROUPINGS, UNDETERMINED
+from train.evaluation.telemetry import GROUPINGS
 from validation.html_report import Figure, HtmlReport, Section, Verdict, write_html
 
 REPORT_NAME = "report.html"
@@ -34,12 +37,15 @@ def replay_report(summary: dict[str, Any], report_dir: Path) -> HtmlReport:
 
     usage = summary["context_usage"]
     predicted = summary["funnel"]["predicted"]
-    ablation = usage["ablation_ctx_shuffled"]
+    group = usage["deciding_group"]
+    sens, rel = usage["sensitivity"][group], usage["reliance"][group]["direction"]
     numbers = (
-        f"n = {predicted:,} predicted cycles; ctx shuffled: mean |dp| {ablation['mean_abs_delta']:.4f}, "
-        f"p95 |dp| {ablation['p95_abs_delta']:.4f}; p_long std {usage['p_long_std']:.4f}"
+        f"n = {predicted:,} predicted cycles ({rel['n']:,} labelled, {rel['n_days']} days); {group} permuted "
+        f"x{sens['repeats']}: mean |dp| {f(sens['mean_abs_delta'])}, p95 |dp| {f(sens['p95_abs_delta'])} "
+        f"(noise floor {f(usage['noise_floor']['p95_abs_delta'], 6)}); direction log loss increase "
+        f"{interval(rel)}"
     )
-    kind = "inconclusive" if usage["verdict"] == UNDETERMINED else "info"
+    kind = {INCONCLUSIVE: "inconclusive", USES: "pass"}.get(usage["verdict"], "info")
     text = f"Verdict: {verdict_line(summary)}"
     if summary["in_sample"]["any"]:
         kind, text = "fail", f"IN-SAMPLE replay ({shares_text(summary['in_sample']['shares'])}). {text}"
@@ -62,7 +68,14 @@ def replay_report(summary: dict[str, Any], report_dir: Path) -> HtmlReport:
         ),
         Section(
             "Context usage",
-            [f"How the verdict is decided: docs/replay.md. {usage['reason']}"],
+            [
+                "Three measures on the replayed cycles: sensitivity (how far p_long moves when a context "
+                "group is permuted across cycles, against the noise floor of a control run), reliance (how "
+                "much held-out log loss rises under the same permutations, 95% interval from a block "
+                "bootstrap by trading day) and, with a baseline, benefit (paired log loss model - baseline). "
+                "How the verdict is decided: docs/replay.md.",
+                usage["reason"],
+            ],
             (usage_table(summaries), bucket_pairs_table(summary)),
             figure("p_long_ablation.png", "p_long distribution and the context ablation"),
         ),

@@ -1,5 +1,6 @@
 """The replay plots: p_long by context bucket (one box per model), the eligibility funnel, and the p_long
-histogram with the context ablation; `write_plots` draws them all into a replay report directory."""
+histogram with the context ablation (all context permuted); `write_plots` draws them all into a replay
+report directory."""
 
 from __future__ import annotations
 
@@ -64,12 +65,12 @@ def plot_funnel(funnel: Mapping[str, int], path: Path) -> Path:
 
 
 def plot_p_long_hist(p: np.ndarray, p_shuffled: np.ndarray, path: Path) -> Path:
-    """p_long over all predicted cycles, and with ctx_cat/ctx_cont shuffled (the ablation)."""
+    """p_long over all predicted cycles, and with all context permuted (the first of the K permutations)."""
     fig, ax = plt.subplots(figsize=(7, 4))
     if len(p):
         bins = np.linspace(min(p.min(), p_shuffled.min()), max(p.max(), p_shuffled.max()) + 1e-9, 60)
         ax.hist(p, bins=bins, alpha=0.6, label="p_long")
-        ax.hist(p_shuffled, bins=bins, alpha=0.6, label="p_long, ctx shuffled")
+        ax.hist(p_shuffled, bins=bins, alpha=0.6, label="p_long, all context permuted")
         ax.legend()
     ax.set_xlabel("p_long")
     ax.set_ylabel("cycles")
@@ -99,7 +100,7 @@ def write_plots(
     written.append(plot_funnel(funnel, report_dir / "eligibility_funnel.png").name)
     hist = plot_p_long_hist(
         predicted["model"]["p_long"].to_numpy(),
-        predicted["model"]["p_long_ctx_shuffled"].to_numpy(),
+        predicted["model"]["p_long_all_context"].to_numpy()[:, 0],
         report_dir / "p_long_ablation.png",
     )
     written.append(hist.name)

@@ -1,6 +1,8 @@
-"""The perf summary of one bundle's replayed cycles: the eligibility funnel, the in-sample share of each
-fitting stage, the p_long distribution overall and by session / vol regime / trend regime, the context-usage
-verdict and the bundle's test metrics."""
+"""The perf summary of one bundle's replayed cycles: the eligibility funnel, the p_long distribution overall
+and by session / vol regime / trend regime, the context-usage evidence and verdict
+(`train.evaluation.context_evidence`) with the bucket tests beside it, the in-sample shares per fitting
+stage (`train.evaluation.in_sample`) and the bundle's test metrics; and the benefit of a model over its
+baseline on the same cycles."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ import polars as pl
 
 from schemas.bundle_metadata import BundleMetadata
 from train.evaluation.bootstrap import trading_days
+from train.evaluation.context_evidence import HEADS, Replayed, benefit, context_usage
 from train.evaluation.in_sample import in_sample
-from train.evaluation.telemetry import GROUPINGS, by_bucket, context_usage, cycle_funnel, distribution
+from train.evaluation.telemetry import GROUPINGS, bucket_tests, by_bucket, cycle_funnel, distribution
 from train.fitting.bundle import LoadedBundle
+from train.serving.scoring import CONTEXT_GROUPS, CONTROL
 
 if TYPE_CHECKING:
     from train.evaluation.replay import ReplayConfig
@@ -56,17 +60,39 @@ def summarize(bundle: LoadedBundle, cycles: pl.DataFrame, config: ReplayConfig) 
     }
     for name, (_, names) in GROUPINGS.items():
         summary[f"p_long_by_{name}"] = by_bucket(p, groups[name], names, per_cycle=config.per_cycle)
-    summary["context_usage"] = context_usage(
-        p,
-        predicted["p_long_ctx_shuffled"].to_numpy(),
-        predicted["p_long_all_context_shuffled"].to_numpy(),
-        groups,
-        config.verdict,
-        days=trading_days(predicted["ts"].cast(pl.Datetime("us")).to_numpy()),
-        has_ctx_inputs=meta.supports_context_features,
-    )
+    usage = context_usage(replayed(predicted), config.verdict, has_ctx_inputs=meta.supports_context_features)
+    days = trading_days(predicted["ts"].cast(pl.Datetime("us")).to_numpy())
+    usage["bucket_tests"] = bucket_tests(p, groups, days, config.buckets)
+    summary["context_usage"] = usage
     summary["test_metrics"] = _test_metrics(meta)
     return summary
+
+
+def replayed(predicted: pl.DataFrame) -> Replayed:
+    """The verdict's view of the predicted cycles: outputs, their ablations ([n, K] arrays) and labels."""
+    outputs = [output for output, _ in HEADS.values()]
+    groups = [g for g in (CONTROL, *CONTEXT_GROUPS) if f"p_long_{g}" in predicted.columns]
+    return Replayed(
+        ts=predicted["ts"].to_numpy(),
+        outputs={name: predicted[name].to_numpy() for name in outputs},
+        ablated={g: {name: predicted[f"{name}_{g}"].to_numpy() for name in outputs} for g in groups},
+        labels={label: predicted[label].fill_null(float("nan")).to_numpy() for _, label in HEADS.values()},
+    )
+
+
+def cycles_benefit(model: pl.DataFrame, baseline: pl.DataFrame, config: ReplayConfig) -> dict[str, Any]:
+    """The paired held-out log loss model - baseline per head over the same cycles (the same frame)."""
+    if not model["ts"].equals(baseline["ts"]):
+        raise ValueError("the model and the baseline were replayed over different cycles")
+    outputs = [output for output, _ in HEADS.values()]  # NaN where a cycle was not predicted
+    labels = {label: model[label].fill_null(float("nan")).to_numpy() for _, label in HEADS.values()}
+    return benefit(
+        labels,
+        {name: model[name].to_numpy() for name in outputs},
+        {name: baseline[name].to_numpy() for name in outputs},
+        model["ts"].to_numpy(),
+        seed=config.verdict.seed,
+    )
 
 
 def _test_metrics(meta: BundleMetadata) -> dict[str, Any]:

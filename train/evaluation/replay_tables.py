@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from train.evaluation.context_evidence import HEADS
 from train.evaluation.in_sample import STAGES
 from train.evaluation.telemetry import GROUPINGS
+from train.serving.scoring import CONTEXT_GROUPS
 from validation.html_report import Table
 
 
@@ -41,25 +45,52 @@ def buckets_table(summaries: dict[str, dict[str, Any]], grouping: str) -> Table:
     return Table(columns, rows, f"p_long by {grouping.replace('_', ' ')} (predicted cycles)")
 
 
+def interval(r: dict[str, Any] | None) -> str:
+    """An estimate with its 95% interval, or "-" where there is none."""
+    if not r or r.get("estimate") is None or not np.isfinite(r["estimate"]):
+        return "-"
+    return f"{r['estimate']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}]"
+
+
 def usage_table(summaries: dict[str, dict[str, Any]]) -> Table:
-    """The verdict inputs per model: both ablations and the bucket tests' p-values (informative days)."""
+    """The context-usage evidence per model: noise floor, sensitivity and reliance per context group (both
+    heads), the labelled cycles, the benefit over the baseline, and the bucket tests' p-values."""
     columns = [""] + [f"{role} ({s['bundle']['variant']})" for role, s in summaries.items()]
-    rows: dict[str, list[str]] = {
-        "verdict": [],
-        "ctx shuffled: mean |dp|": [],
-        "ctx shuffled: p95 |dp|": [],
-        "all context shuffled: mean |dp|": [],
-        "p_long std": [],
-    }
+    rows: dict[str, list[str]] = {"verdict": [], "noise floor: p95 |dp| of the control": []}
+    for group in CONTEXT_GROUPS:
+        rows[f"{group} permuted: mean / p95 |dp_long|"] = []
+        for head in HEADS:
+            rows[f"{group} permuted: {head} log loss increase [95%]"] = []
+    rows["labelled cycles / days / unlabelled"] = []
+    for head in HEADS:
+        rows[f"benefit, {head} log loss model - baseline [95%]"] = []
+    rows["p_long std"] = []
     rows.update({f"{name}: bucket test p (days)": [] for name in GROUPINGS})
     for s in summaries.values():
         usage = s["context_usage"]
         rows["verdict"].append(usage["verdict"])
-        rows["ctx shuffled: mean |dp|"].append(f(usage["ablation_ctx_shuffled"]["mean_abs_delta"]))
-        rows["ctx shuffled: p95 |dp|"].append(f(usage["ablation_ctx_shuffled"]["p95_abs_delta"]))
-        rows["all context shuffled: mean |dp|"].append(
-            f(usage["ablation_all_context_shuffled"]["mean_abs_delta"])
+        rows["noise floor: p95 |dp| of the control"].append(f(usage["noise_floor"]["p95_abs_delta"], 6))
+        for group in CONTEXT_GROUPS:
+            sens = usage["sensitivity"].get(group)
+            shown = (
+                "n/a (no input)"
+                if sens is None
+                else f"{f(sens['mean_abs_delta'])} / {f(sens['p95_abs_delta'])}"
+            )
+            rows[f"{group} permuted: mean / p95 |dp_long|"].append(shown)
+            for head in HEADS:
+                rel = usage["reliance"].get(group, {}).get(head)
+                rows[f"{group} permuted: {head} log loss increase [95%]"].append(
+                    "n/a (no input)" if rel is None else interval(rel)
+                )
+        deciding = usage["reliance"][usage["deciding_group"]]["direction"]
+        rows["labelled cycles / days / unlabelled"].append(
+            f"{deciding['n']:,} / {deciding['n_days']} / {deciding['n_unlabelled']:,}"
         )
+        for head in HEADS:
+            rows[f"benefit, {head} log loss model - baseline [95%]"].append(
+                interval(usage.get("benefit", {}).get(head))
+            )
         rows["p_long std"].append(f(usage["p_long_std"]))
         for name, test in usage["bucket_tests"].items():
             p = "not tested" if test["p_value"] is None else f"{test['p_value']:.2g}"
@@ -139,8 +170,16 @@ def online_line(summary: dict[str, Any]) -> str:
 
 
 def verdict_line(summary: dict[str, Any]) -> str:
+    """The verdict with the numbers that decided it, then the benefit over the baseline where there is one."""
     usage = summary["context_usage"]
-    return f"{summary['bundle']['variant']} {usage['verdict']}: {usage['reason']}"
+    line = f"{summary['bundle']['variant']} {usage['verdict']}: {usage['reason']}"
+    if "benefit" in usage:
+        benefit = usage["benefit"]["direction"]
+        line += (
+            f". Benefit over the baseline: direction log loss model - baseline {interval(benefit)} "
+            f"(n = {benefit['n']:,}, {benefit['n_days']} days; negative favours the model)"
+        )
+    return line
 
 
 def all_summaries(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,29 +1,22 @@
 """Replay telemetry: the eligibility funnel of the cycles, the p_long distribution overall and by context
-bucket (p_long_by_session / _vol_regime / _trend_regime, the seed's design), and the context-usage verdict.
+bucket (p_long_by_session / _vol_regime / _trend_regime, the seed's design), and the tests across buckets.
 
-Everything is aggregated per cycle (one cycle = one bar a live system evaluates), never per trade.
-
-The verdict rests on the ablation, because it is causal: the same cycles are replayed with ctx_cat/ctx_cont
-taken from other cycles (a random permutation), so only the context inputs change. If p_long moves by at
-least `min_mean_abs_delta` on average AND by at least `min_relative_delta` of its own spread across cycles,
-the model uses context; otherwise it ignores it. The bucket tests (`train.evaluation.bucket_tests`: daily
-means compared within days, with paired differences and their intervals) are reported beside it: they say
-whether p_long *differs* by session or regime, which can also come from the market features themselves, so
-they describe rather than decide.
-A second ablation also shuffles the regime ids (every context input at once) for comparison with v10, whose
-only context inputs are those ids.
+Everything is aggregated per cycle (one cycle = one bar a live system evaluates), never per trade. The
+bucket tests (`train.evaluation.bucket_tests`: daily means compared within days, with paired differences
+and their intervals) say whether p_long *differs* by session or regime, which can also come from the
+market features themselves, so they describe rather than decide: the context-usage verdict is
+`train.evaluation.context_evidence`'s.
 
 Usage::
 
-    funnel = cycle_funnel(status, eligible, predicted)
-    usage = context_usage(p_long, p_shuffled, p_all_shuffled, groups, VerdictConfig(), days=trading_days(ts))
-    usage["verdict"], usage["reason"]
+    funnel = cycle_funnel(status, reason, eligible, predicted)
+    by_bucket(p_long, session_ids, SESSION_NAMES)
+    bucket_tests(p_long, {"session": session_ids, ...}, trading_days(ts), BucketTestConfig())
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,7 +24,6 @@ import numpy as np
 from featurestore.api import funnel_stages, is_monotone
 from schemas.parameters_v1 import SESSION_NAMES, TREND_REGIME_NAMES, VOL_REGIME_NAMES
 from train.evaluation.bucket_tests import BucketTestConfig, bucket_test
-from train.evaluation.bucket_tests import describe as describe_bucket_test
 
 # grouping name -> (id column, bucket names by id)
 GROUPINGS: dict[str, tuple[str, dict[int, str]]] = {
@@ -39,25 +31,7 @@ GROUPINGS: dict[str, tuple[str, dict[int, str]]] = {
     "vol_regime": ("vol_regime_id", VOL_REGIME_NAMES),
     "trend_regime": ("trend_regime_id", TREND_REGIME_NAMES),
 }
-USES, IGNORES, UNDETERMINED = "uses context", "ignores context", "undetermined"
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-
-
-@dataclass(frozen=True)
-class VerdictConfig:
-    """When a context ablation counts as "uses context", and the statistics settings around it."""
-
-    min_mean_abs_delta: float = 0.002  # p_long moves at least this much on average when ctx is shuffled ...
-    min_relative_delta: float = 0.1  # ... and at least this share of p_long's std across cycles
-    min_cycles: int = 100  # fewer predicted cycles than this: the verdict is "undetermined"
-    seed: int = 1337  # the ablation's permutation
-    buckets: BucketTestConfig = field(default_factory=BucketTestConfig)  # p_long across buckets
-
-    def __post_init__(self) -> None:
-        if self.min_mean_abs_delta < 0 or self.min_relative_delta < 0:
-            raise ValueError("VerdictConfig: the ablation thresholds must be >= 0")
-        if self.min_cycles < 2:
-            raise ValueError("VerdictConfig: min_cycles must be >= 2")
 
 
 def distribution(values: np.ndarray) -> dict[str, float | int]:
@@ -100,82 +74,12 @@ def by_bucket(
     return out
 
 
-def ablation_stats(p: np.ndarray, p_ablated: np.ndarray) -> dict[str, float | int]:
-    """How far p_long moved per cycle when the context was shuffled."""
-    delta = np.abs(np.asarray(p_ablated, dtype=np.float64) - np.asarray(p, dtype=np.float64))
-    if delta.size == 0:
-        return {"n": 0, "mean_abs_delta": None, "p95_abs_delta": None, "max_abs_delta": None}
-    return {
-        "n": int(delta.size),
-        "mean_abs_delta": float(delta.mean()),
-        "p95_abs_delta": float(np.quantile(delta, 0.95)),
-        "max_abs_delta": float(delta.max()),
-    }
-
-
-def context_usage(
-    p: np.ndarray,
-    p_ctx_shuffled: np.ndarray,
-    p_all_shuffled: np.ndarray,
-    groups: Mapping[str, np.ndarray],
-    config: VerdictConfig,
-    *,
-    days: np.ndarray,
-    has_ctx_inputs: bool = True,
-) -> dict[str, Any]:
-    """Bucket tests per grouping, both ablations, and the verdict with the numbers behind it.
-
-    `groups` maps each GROUPINGS name to the bucket id of every predicted cycle, `days` gives its trading
-    day (`train.evaluation.bootstrap.trading_days`: the bucket tests work on daily means). A model without
-    ctx_cat/ctx_cont inputs (v10) ignores context by construction; its reason quotes the all-context
-    ablation instead (its regime ids are its only context inputs).
-    """
-    tests = {
-        name: bucket_test(p, groups[name], days, GROUPINGS[name][1], config.buckets) for name in GROUPINGS
-    }
-    ctx = ablation_stats(p, p_ctx_shuffled)
-    everything = ablation_stats(p, p_all_shuffled)
-    spread = float(np.std(p, ddof=1)) if p.size > 1 else 0.0
-    verdict, reason = _verdict(p.size, ctx if has_ctx_inputs else None, everything, spread, tests, config)
-    return {
-        "verdict": verdict,
-        "reason": reason,
-        "p_long_std": spread,
-        "ablation_ctx_shuffled": ctx,
-        "ablation_all_context_shuffled": everything,
-        "bucket_tests": tests,
-        "config": asdict(config),
-    }
-
-
-def _verdict(
-    n: int,
-    ctx: Mapping[str, Any] | None,
-    everything: Mapping[str, Any],
-    spread: float,
-    tests: Mapping[str, Mapping[str, Any]],
-    config: VerdictConfig,
-) -> tuple[str, str]:
-    if n < config.min_cycles:
-        return UNDETERMINED, f"only {n} predicted cycles (at least {config.min_cycles} are needed)"
-    differs = [describe_bucket_test(name, t) for name, t in tests.items() if t["significant"]]
-    buckets = (
-        "p_long differs across " + ", ".join(differs)
-        if differs
-        else "no difference of p_long across buckets detected (daily means, within days)"
-    )
-    if ctx is None:
-        return IGNORES, (
-            "the model has no ctx_cat/ctx_cont inputs (v10); shuffling its regime ids moves p_long by "
-            f"{everything['mean_abs_delta']:.4f} on average; {buckets}"
-        )
-    mean = float(ctx["mean_abs_delta"])
-    needed = max(config.min_mean_abs_delta, config.min_relative_delta * spread)
-    moved = (
-        f"shuffling ctx_cat/ctx_cont across {n} cycles moves p_long by {mean:.4f} on average "
-        f"(p95 {ctx['p95_abs_delta']:.4f}; the threshold is {needed:.4f}, p_long std {spread:.4f})"
-    )
-    return (USES if mean >= needed and mean > 0 else IGNORES), f"{moved}; {buckets}"
+def bucket_tests(
+    p: np.ndarray, groups: Mapping[str, np.ndarray], days: np.ndarray, config: BucketTestConfig
+) -> dict[str, dict[str, Any]]:
+    """The bucket test of every grouping (`groups`: GROUPINGS name -> bucket id per cycle; `days`: the
+    trading day of each cycle, `train.evaluation.bootstrap.trading_days`)."""
+    return {name: bucket_test(p, groups[name], days, GROUPINGS[name][1], config) for name in GROUPINGS}
 
 
 def cycle_funnel(status: np.ndarray, reason: np.ndarray, eligible: np.ndarray, predicted: np.ndarray) -> dict:

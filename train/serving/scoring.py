@@ -5,19 +5,27 @@ inputs of bar t are its snapshot features, its context, and the sequence window 
 row carries the base model's p for that bar plus its finite-window EMA over the 30 bars before it, so bar t
 needs base-model values for its last 59 bars. Batch replay computes these over a whole snapshot at once; the
 online predictor computes them from the last 59 featurized bars; both go through the functions below, so the
-two can differ only where their feature rows differ (and the parity test says they do not).
+two can differ only where their feature rows differ (and the parity test says they do not). The model runs
+through the one inference loop of `train.fitting.inference`.
+
+Replay also asks for the context ablations (`AblationPlan`): the predicted rows again with the inputs of
+each context group (`CONTEXT_GROUPS`) taken from other predicted rows, K seeded permutations, both binary
+heads, and a control run (each row's own context through the same path);
+`train.evaluation.context_evidence` turns them into the context-usage verdict.
 
 Usage::
 
     frame = join_tables(featurize_window(candles, HISTORY_BARS), source="online")
     scores = score_frame(bundle, frame)          # Scores over every row; p_long NaN where not predicted
     scores.p_long[-1]
+    scores = score_frame(bundle, frame, ablation=AblationPlan(repeats=5, seed=1337))
+    scores.ablated["all_context"]["p_long"]     # [N, 5]
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -32,18 +40,26 @@ from train.fitting.dataset import (
     Tensors,
     build_tensors,
     full_windows,
-    gather,
     with_channels,
 )
 from train.fitting.hybrid import EMA_WINDOW
+from train.fitting.inference import BATCH_SIZE, CONTEXT_FIELDS, Swap, infer_runs
 
 # Bars of history one prediction reads: the sequence window, each of whose rows needs EMA_WINDOW base-model
 # values (the bar itself and the EMA_WINDOW - 1 before it).
 HISTORY_BARS = SEQ_LEN + EMA_WINDOW - 1
 
-# Batch fields that carry a bar's context into the model; ablations take them from other bars.
-CTX_FIELDS = ("ctx_cat", "ctx_cont")
-ALL_CONTEXT_FIELDS = ("ctx_cat", "ctx_cont", "regime")
+# The context groups whose inputs the ablations permute across rows (DESIGN section 13): each takes these
+# batch fields from the donor row. v10 has no ctx_cat/ctx_cont inputs, so only "all_context" (its regime ids)
+# is replayed for it.
+CONTEXT_GROUPS: dict[str, tuple[str, ...]] = {
+    "ctx_cat": ("ctx_cat",),
+    "ctx_cont": ("ctx_cont",),
+    "all_context": CONTEXT_FIELDS,
+}
+# The control run: every row takes its context from itself, through the same swap path as an ablation.
+CONTROL = "control"
+HEADS = ("p_long", "p_early_move")
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +71,9 @@ class Scores:
     p_long: np.ndarray  # [N] direction head probability
     p_early_move: np.ndarray  # [N]
     quality: np.ndarray  # [N]
-    ablated: dict[str, np.ndarray]  # ablation name -> [N] p_long with that ablation's context
+    # group (or CONTROL) -> head (HEADS) -> [N, K]: the outputs under each of the K permutations of that
+    # group's inputs (K = 1 for the control); NaN where the row was not predicted
+    ablated: dict[str, dict[str, np.ndarray]]
 
 
 def base_probabilities(bundle: LoadedBundle, frame: pl.DataFrame) -> np.ndarray:
@@ -86,66 +104,77 @@ def predictable(frame: pl.DataFrame, tensors: Tensors) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Ablation:
-    """Replay rows with the context of other rows: row i takes `fields` of row `donors[i]`."""
+class AblationPlan:
+    """How replay permutes context: `repeats` seeded permutations of the predicted rows, each applied to every
+    group of `groups_of(variant)` (the same permutation for all groups, so they differ only in what moves)."""
 
-    donors: np.ndarray
-    fields: tuple[str, ...] = CTX_FIELDS
+    repeats: int = 5
+    seed: int = 1337
 
-
-def context_ablations(rows: np.ndarray, seed: int) -> dict[str, Ablation]:
-    """The two shuffles of the verdict, one seeded permutation of `rows`: "ctx_shuffled" swaps
-    ctx_cat/ctx_cont between rows, "all_context_shuffled" also the regime ids."""
-    donors = np.asarray(rows)[np.random.default_rng(seed).permutation(len(rows))]
-    return {
-        "ctx_shuffled": Ablation(donors, CTX_FIELDS),
-        "all_context_shuffled": Ablation(donors, ALL_CONTEXT_FIELDS),
-    }
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise ValueError(f"AblationPlan.repeats must be >= 1, got {self.repeats}")
 
 
-@torch.no_grad()
+def groups_of(variant: str) -> tuple[str, ...]:
+    """The context groups a variant reads: all three for v10_ctx, only the regime ids for v10."""
+    return tuple(CONTEXT_GROUPS) if variant == "v10_ctx" else ("all_context",)
+
+
+def context_swaps(rows: np.ndarray, variant: str, plan: AblationPlan) -> dict[str, Swap]:
+    """The swaps of `plan` over `rows`: "<group>/<k>" for each repeat k and group, and the CONTROL."""
+    rows = np.asarray(rows, dtype=np.int64)
+    rng = np.random.default_rng(plan.seed)
+    swaps = {CONTROL: Swap(rows, CONTEXT_FIELDS)}
+    for k in range(plan.repeats):
+        donors = rows[rng.permutation(len(rows))]
+        swaps.update({f"{group}/{k}": Swap(donors, CONTEXT_GROUPS[group]) for group in groups_of(variant)})
+    return swaps
+
+
 def predict_rows(
     model: nn.Module,
     variant: str,
     tensors: Tensors,
     rows: np.ndarray,
     *,
-    ablations: Mapping[str, Ablation] | None = None,
-    batch_size: int = 256,
+    swaps: Mapping[str, Swap] | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Model outputs for `rows` (int indices) under the key "model", and under each ablation's name the
-    outputs with that ablation's context. The market-data encoding is computed once per batch and reused:
-    context only enters at the fusion layer, so an ablation costs a fusion and heads pass, not a transformer.
-    """
-    model.eval()
-    runs = {"model": None, **(ablations or {})}
+    """Model outputs for `rows` (int indices) under the key "model", and under each swap's name the outputs
+    with that swap's context; through the one inference loop (`train.fitting.inference.infer_runs`)."""
     out: dict[str, dict[str, list[np.ndarray]]] = {
-        name: {"p_long": [], "p_early_move": [], "quality": []} for name in runs
+        name: {"p_long": [], "p_early_move": [], "quality": []} for name in ("model", *(swaps or {}))
     }
     index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
-    for start in range(0, len(index), batch_size):
-        chunk = index[start : start + batch_size]
-        batch = gather(tensors, chunk)
-        encoded = model.encode(batch.seq_x, batch.snap_x)
-        for name, ablation in runs.items():
-            if ablation is not None:
-                donors = torch.from_numpy(
-                    np.asarray(ablation.donors[start : start + batch_size], dtype=np.int64)
-                )
-                batch_run = replace(batch, **{f: getattr(tensors, f)[donors] for f in ablation.fields})
-            else:
-                batch_run = batch
-            result = model.decide(encoded, **batch_run.context_inputs(variant))
+    for _, runs in infer_runs(model, tensors, index, variant, batch_size, swaps=swaps):
+        for name, result in runs.items():
             heads = out[name]
-            heads["p_long"].append(torch.sigmoid(result["direction_logit"]).squeeze(-1).double().numpy())
-            heads["p_early_move"].append(
-                torch.sigmoid(result["early_move_logit"]).squeeze(-1).double().numpy()
-            )
-            heads["quality"].append(result["quality"].squeeze(-1).double().numpy())
+            heads["p_long"].append(_numpy(torch.sigmoid(result["direction_logit"])))
+            heads["p_early_move"].append(_numpy(torch.sigmoid(result["early_move_logit"])))
+            heads["quality"].append(_numpy(result["quality"]))
     return {
         name: {k: np.concatenate(v) if v else np.empty(0) for k, v in heads.items()}
         for name, heads in out.items()
     }
+
+
+def ablation_outputs(
+    outputs: Mapping[str, Mapping[str, np.ndarray]], variant: str, plan: AblationPlan | None
+) -> dict[str, dict[str, np.ndarray]]:
+    """`predict_rows`' outputs under `context_swaps` regrouped: group (and CONTROL) -> head -> [n, K]."""
+    if plan is None:
+        return {}
+    names = {CONTROL: [CONTROL]}
+    names.update({g: [f"{g}/{k}" for k in range(plan.repeats)] for g in groups_of(variant)})
+    return {
+        group: {head: np.stack([outputs[run][head] for run in runs], axis=1) for head in HEADS}
+        for group, runs in names.items()
+    }
+
+
+def _numpy(values: torch.Tensor) -> np.ndarray:
+    return values.squeeze(-1).double().cpu().numpy()
 
 
 def score_frame(
@@ -153,32 +182,37 @@ def score_frame(
     frame: pl.DataFrame,
     *,
     within: np.ndarray | None = None,
-    ablation_seed: int | None = None,
+    ablation: AblationPlan | None = None,
 ) -> Scores:
     """Base model, hybrid channels, eligibility and model over consecutive bars of one symbol.
 
     Args:
         within: bool [N]; only these rows may be predicted (default all). The online path scores its newest
             bar; replay scores the bars of its date range (earlier rows are history only).
-        ablation_seed: also replay the predicted rows with their context shuffled among them (a seeded
-            permutation): "ctx_shuffled" swaps ctx_cat/ctx_cont, "all_context_shuffled" the regime ids too.
+        ablation: also replay the predicted rows with each context group permuted among them, `repeats`
+            times, and the control (`context_swaps`); the outputs land in `Scores.ablated`.
     """
     if bundle.model is None:
         raise BundleMismatch(bundle.path, [*bundle.problems, "it did not load, so it cannot score"])
+    assert bundle.config is not None  # loaded with its model
+    variant = bundle.config.variant
     p_xgb = base_probabilities(bundle, frame)
     tensors = model_tensors(bundle, frame, p_xgb)
     predicted = predictable(frame, tensors)
     if within is not None:
         predicted &= within
     rows = np.flatnonzero(predicted)
-    ablations = {} if ablation_seed is None else context_ablations(rows, ablation_seed)
-    outputs = predict_rows(bundle.model, bundle.config.variant, tensors, rows, ablations=ablations)
+    swaps = {} if ablation is None else context_swaps(rows, variant, ablation)
+    outputs = predict_rows(bundle.model, variant, tensors, rows, swaps=swaps)
 
     def spread(values: np.ndarray) -> np.ndarray:
-        full = np.full(frame.height, np.nan)
+        full = np.full((frame.height, *values.shape[1:]), np.nan)
         full[rows] = values
         return full
 
     model = {name: spread(values) for name, values in outputs.pop("model").items()}
-    ablated = {name: spread(heads["p_long"]) for name, heads in outputs.items()}
+    ablated = {
+        group: {head: spread(values) for head, values in heads.items()}
+        for group, heads in ablation_outputs(outputs, variant, ablation).items()
+    }
     return Scores(p_xgb, predicted, model["p_long"], model["p_early_move"], model["quality"], ablated)

@@ -19,9 +19,9 @@ from tests.cli_checks import assert_exit
 from tests.html_checks import assert_self_contained_report
 from tests.train.conftest import edited_bundle
 from train.app.cli import app
+from train.evaluation.context_evidence import VERDICTS
 from train.evaluation.replay import ReplayConfig, replay_online, replay_snapshot
 from train.evaluation.replay_tables import in_sample_note
-from train.evaluation.telemetry import IGNORES
 from train.fitting.bundle import BundleMismatch
 from train.fitting.dataset import snapshot_frame
 
@@ -136,8 +136,24 @@ def test_report_html_is_one_offline_page_with_the_verdict_and_every_plot(replaye
     )
     predicted = replayed.summary["funnel"]["predicted"]
     assert f"n = {predicted:,} predicted cycles" in page
-    assert f"{usage['ablation_ctx_shuffled']['mean_abs_delta']:.4f}" in page
+    floor = usage["noise_floor"]["p95_abs_delta"]
+    assert f"mean |dp| {usage['sensitivity']['all_context']['mean_abs_delta']:.4f}" in page
+    assert f"(noise floor {floor:.6f})" in page and "direction log loss increase" in page
+    assert "benefit, direction log loss model - baseline" in page
     assert "Test metrics, model minus baseline" in page and "p_long by vol regime" in page
+
+
+def test_reliance_counts_every_predicted_cycle_labelled_or_not(replayed) -> None:
+    usage = replayed.summary["context_usage"]
+    predicted = replayed.cycles.filter("predicted")
+    labelled = int(predicted["y_direction"].is_not_null().sum())
+    for group, heads in usage["reliance"].items():
+        for head, reliance in heads.items():
+            assert reliance["n"] == labelled > 0 and reliance["n_unlabelled"] == predicted.height - labelled
+            assert len(reliance["per_repeat"]) == usage["config"]["repeats"], (group, head)
+    ablated = predicted["p_long_all_context"].to_numpy()
+    assert ablated.shape == (predicted.height, 5) and np.isfinite(ablated).all()
+    assert usage["verdict"] in VERDICTS and usage["n_cycles"] == predicted.height
 
 
 def test_replay_reproduces_the_bundles_test_metrics(
@@ -160,9 +176,13 @@ def test_baseline_is_replayed_side_by_side(replayed) -> None:
     summary = replayed.summary
     baseline = summary["baseline"]
     assert baseline["bundle"]["variant"] == "v10" and baseline["funnel"] == summary["funnel"]
-    assert baseline["context_usage"]["verdict"] == IGNORES
-    assert "no ctx_cat/ctx_cont inputs" in baseline["context_usage"]["reason"]
-    assert baseline["context_usage"]["ablation_ctx_shuffled"]["max_abs_delta"] == 0.0
+    # v10's context is its regime ids: it gets the all-context measures only
+    assert set(baseline["context_usage"]["sensitivity"]) == {"all_context"}
+    assert "the regime ids (v10 has no ctx_cat/ctx_cont inputs)" in baseline["context_usage"]["reason"]
+    assert set(summary["context_usage"]["sensitivity"]) == {"ctx_cat", "ctx_cont", "all_context"}
+    benefit = summary["context_usage"]["benefit"]["direction"]
+    assert benefit == summary["comparison"]["benefit_model_minus_baseline"]["direction"]
+    assert benefit["low"] <= benefit["estimate"] <= benefit["high"] and benefit["n"] > 0
     diff = summary["comparison"]["test_metric_diff_model_minus_baseline"]["direction"]["auc"]
     expected = summary["test_metrics"]["direction"]["auc"] - baseline["test_metrics"]["direction"]["auc"]
     assert diff == pytest.approx(expected)
@@ -200,7 +220,7 @@ def test_cli_replay_json_exit_codes_and_degraded_marking(
     ok = runner.invoke(app, [*base[:5], "--bundle", "test_ctx_a", "--json"])  # the default: the test split
     assert ok.exit_code == 0, ok.output
     summary = json.loads(ok.stdout)
-    assert summary["context_usage"]["verdict"] in ("uses context", "ignores context")
+    assert summary["context_usage"]["verdict"] in VERDICTS
     assert summary["in_sample"]["shares"] == {"base_model": 0.0, "train": 0.0, "val": 0.0}
     assert summary["source"]["selection"] == "test split" and summary["range"][0] < summary["range"][1]
     shown = runner.invoke(app, [*base, "--bundle", "bundles/test_ctx_a", "--baseline", "test_plain"])
