@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 
 CONFIG, WEIGHTS, BASE_MODEL = "config.json", "model.safetensors", "base_model.json"
 NORMALIZATION, METADATA, LOCK = "normalization.json", "metadata.json", "bundle.lock.json"
-SCHEMA_VERSION = "entry_v10_bundle/1"
+# /2: ContextContEncoder lost the seed's LayerNorm(2) (its weights changed names and meaning).
+SCHEMA_VERSION = "entry_v10_bundle/2"
 MODES = ("replay", "live")
 
 
@@ -117,6 +118,22 @@ def _expected_metadata(variant: str, contract: Contract) -> dict[str, Any]:
     return expected
 
 
+def _schema_problems(metadata: dict[str, Any]) -> list[str]:
+    """A bundle written under another SCHEMA_VERSION: its model is not this code's model."""
+    stored = metadata.get("schema_version")
+    if stored == SCHEMA_VERSION:
+        return []
+    name, _, number = SCHEMA_VERSION.rpartition("/")
+    stored_name, _, stored_number = str(stored).rpartition("/")
+    older = stored_name == name and stored_number.isdigit() and int(stored_number) < int(number)
+    who = "an older version of the trainer" if older else "a version of the trainer this code does not know"
+    return [
+        f"it was saved by {who} (schema_version {stored!r}; this code reads {SCHEMA_VERSION!r}) and must be "
+        f"retrained (`train run --snapshot {metadata.get('snapshot_id', '<id>')} "
+        f"--variant {metadata.get('variant', 'v10_ctx')}`)"
+    ]
+
+
 def _problems(path: Path, metadata: dict[str, Any], variant: str, contract: Contract) -> list[str]:
     problems = _lock_problems(path)
     for key, want in _expected_metadata(variant, contract).items():
@@ -164,7 +181,7 @@ def load_entry_v10_bundle(
     if not (path / METADATA).is_file():
         raise BundleMismatch(path, [f"no {METADATA}: not a bundle directory"])
     metadata = json.loads((path / METADATA).read_text(encoding="utf-8"))
-    problems = _problems(path, metadata, variant, contract)
+    problems = _schema_problems(metadata) + _problems(path, metadata, variant, contract)
     if problems and mode == "replay":
         raise BundleMismatch(path, problems)
     for problem in problems:

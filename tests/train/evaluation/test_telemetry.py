@@ -106,7 +106,7 @@ def test_a_model_whose_context_inputs_are_zeroed_ignores_context(trained) -> Non
     with torch.no_grad():
         for emb in blind.context_cat_encoder.embeddings:
             emb.weight.zero_()
-        linear = blind.context_cont_encoder.net[1]
+        linear = blind.context_cont_encoder.linear
         linear.weight.zero_()
         linear.bias.zero_()
     usage = verdict_of(blind, tensors, rows)

@@ -17,7 +17,7 @@ from featurestore.store import Store
 from tests.cli_checks import assert_exit
 from tests.train.conftest import TINY, edited_bundle
 from train.app.cli import app
-from train.fitting.bundle import METADATA, BundleMismatch, load_entry_v10_bundle
+from train.fitting.bundle import METADATA, SCHEMA_VERSION, BundleMismatch, load_entry_v10_bundle
 from train.fitting.config import load_run_config
 
 runner = CliRunner()
@@ -112,6 +112,29 @@ def test_replay_refuses_and_live_degrades(
         load_entry_v10_bundle(bundle, variant=variant, mode="replay")
     live = load_entry_v10_bundle(bundle, variant=variant, mode="live")
     assert live.status == "degraded" and any(expected in p for p in live.problems)
+
+
+@pytest.mark.parametrize(
+    ("stored", "who"),
+    [
+        ("entry_v10_bundle/1", "an older version of the trainer"),
+        (None, "a version of the trainer this code does not know"),
+        ("entry_v10_bundle/99", "a version of the trainer this code does not know"),
+    ],
+)
+def test_a_bundle_of_another_schema_version_must_be_retrained(
+    bundles: dict[str, Path], tmp_path: Path, stored: str | None, who: str
+) -> None:
+    meta = json.loads((bundles["ctx_a"] / METADATA).read_text())
+    assert meta["schema_version"] == SCHEMA_VERSION == "entry_v10_bundle/2"
+    bundle = edited_bundle(bundles["ctx_a"], tmp_path, schema_version=stored)
+    with pytest.raises(BundleMismatch) as refused:
+        load_entry_v10_bundle(bundle, variant="v10_ctx", mode="replay")
+    message = str(refused.value)
+    assert f"it was saved by {who}" in message and "must be retrained" in message
+    assert f"`train run --snapshot {meta['snapshot_id']} --variant v10_ctx`" in message
+    live = load_entry_v10_bundle(bundle, variant="v10_ctx", mode="live")
+    assert live.status == "degraded" and any("must be retrained" in p for p in live.problems)
 
 
 def test_any_changed_file_is_caught(bundles: dict[str, Path], tmp_path: Path) -> None:
