@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from featurestore.errors import InputError
+from schemas.contract import CONTRACT
 from train.fitting.base_model import BaseModelConfig
 from train.fitting.model import VARIANTS, ModelConfig
 from train.fitting.splits import SplitConfig, TimeSplit
@@ -73,6 +74,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}: use one of {', '.join(VARIANTS)}")
+        # the code's contract here; `prepare` checks again with the snapshot's own contract
+        self.splits.check_embargo(self.model_config.seq_len, CONTRACT.label_margin_bars)
 
     @property
     def model_config(self) -> ModelConfig:
@@ -210,7 +213,10 @@ def load_run_config(path: Path | None = None, overrides: dict[str, Any] | None =
         kwargs["model"] = ModelConfig.from_dict(
             {**data["model"], "variant": kwargs.get("variant", "v10_ctx")}
         )
-    return RunConfig(**kwargs)
+    try:
+        return RunConfig(**kwargs)
+    except ValueError as exc:  # checks across sections (e.g. the embargo against [model] seq_len)
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _build_top(top: dict[str, Any], where: str) -> dict[str, Any]:

@@ -208,6 +208,22 @@ def test_every_training_window_is_finite_without_a_row_cap(snapshot_store: tuple
     assert torch.isfinite(batch.seq_x).all() and torch.isfinite(batch.snap_x).all()
 
 
+def test_prepare_checks_the_embargo_against_the_snapshot_contracts_horizon(
+    snapshot_store: tuple[Path, str],
+) -> None:
+    from featurestore.snapshots import open_snapshot
+    from train.fitting.prepare import prepare
+
+    root, snap = snapshot_store
+    snapshot = open_snapshot(Store.at(root), snap)
+    longer = {**snapshot.contract.parameters, "label_horizon_bars": 48}
+    contract = dataclasses.replace(snapshot.contract, parameters=longer)
+    snapshot = dataclasses.replace(snapshot, contract=contract)
+    expected = r"embargo_bars = 30 is below max\(sequence length 30, label horizon 48\) = 48 bars"
+    with pytest.raises(ValueError, match=expected):
+        prepare(snapshot, load_run_config(TINY))
+
+
 def test_inspect_shows_metadata_and_verifies_files(bundles: dict[str, Path], tmp_path: Path) -> None:
     shown = runner.invoke(app, ["inspect", str(bundles["ctx_a"])])
     assert shown.exit_code == 0, shown.output
