@@ -101,9 +101,15 @@ class BundleMetadata:
             raise BundleMetadataError(f"{where}: expected a JSON object, got {type(data).__name__}")
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
+            name, _, number = SCHEMA_VERSION.rpartition("/")
+            stored_name, _, stored_number = str(version).rpartition("/")
+            older = stored_name == name and stored_number.isdigit() and int(stored_number) < int(number)
+            who = "an older version" if older else "a version this code does not know"
+            who += " of the trainer"
             raise BundleMetadataError(
-                f"{where}: schema_version is {version!r}, this code reads {SCHEMA_VERSION!r}: the bundle was "
-                "saved by another version of the trainer; how to fix: retrain it with `train run`"
+                f"{where}: it was saved by {who} (schema_version {version!r}; this code reads "
+                f"{SCHEMA_VERSION!r}) and must be retrained (`train run --snapshot "
+                f"{data.get('snapshot_id', '<id>')} --variant {data.get('variant', 'v10_ctx')}`)"
             )
         return _build(cls, data, where)
 

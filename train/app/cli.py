@@ -53,14 +53,17 @@ def filter_rates(report: dict[str, Any]) -> Group:
     return Group(funnel_table(funnel_from_dict(report["snapshot_funnel"])), stages, samples)
 
 
-def metrics_table(rows: dict[str, dict[str, float]]) -> Table:
-    from train.fitting.run import SUMMARY_COLUMNS
+def metrics_table(rows: dict[str, dict[str, Any]]) -> Table:
+    from train.fitting.run import SUMMARY_COLUMNS, summary_cell
 
-    table = Table(title="Metrics (model vs baselines)", title_justify="left")
+    table = Table(
+        title="Metrics: model vs baselines on the same rows, estimate [95% block-bootstrap interval by day]",
+        title_justify="left",
+    )
     for column in ("split / head", *SUMMARY_COLUMNS.values()):
         table.add_column(column, justify="right")
     for name, m in rows.items():
-        table.add_row(name, *(f"{m[k]:.4f}" for k in SUMMARY_COLUMNS))
+        table.add_row(name.split(":")[0], *(summary_cell(m[k]) for k in SUMMARY_COLUMNS))
     return table
 
 

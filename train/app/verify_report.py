@@ -16,7 +16,7 @@ from typing import Any
 from featurestore.api import Store
 from train.evaluation.replay_tables import shares_text
 from train.evaluation.telemetry import GROUPINGS
-from train.fitting.run import SUMMARY_COLUMNS
+from train.fitting.run import SUMMARY_COLUMNS, summary_cell
 from validation.html_report import Figure, HtmlReport, Section, Table, Verdict, write_html
 
 HTML_NAME = "report.html"
@@ -183,7 +183,10 @@ def document(report: dict[str, Any], variants: list[str]) -> list[Block]:
         parts.append(
             _table(
                 ["split / head", *SUMMARY_COLUMNS.values()],
-                [[name, *(_n(m[k]) for k in SUMMARY_COLUMNS)] for name, m in run["summary"].items()],
+                [
+                    [name.split(":")[0], *(summary_cell(m[k]) for k in SUMMARY_COLUMNS)]
+                    for name, m in run["summary"].items()
+                ],
             )
         )
     parts.append([Image(f"loss curves {v}", f"loss_curves_{v}.png") for v in variants])

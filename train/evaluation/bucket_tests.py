@@ -27,7 +27,7 @@ other (for phi 0.99 the correlation one day apart is 0.99^288 = 0.06), which is 
 
 The effect size, for each pair of tested buckets (a, b): the mean over the days holding both of the paired
 difference m[d, a] - m[d, b] of daily means, with a 95% interval from the block bootstrap by trading day
-(`train.evaluation.bootstrap.mean_interval`, one row per day). An interval that excludes 0 says the same
+(`train.fitting.bootstrap.mean_interval`, one row per day). An interval that excludes 0 says the same
 thing as the test, pair by pair; the test is the one decision per grouping (no multiple pairs to pick
 from).
 
@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from train.evaluation.bootstrap import mean_interval
+from train.fitting.bootstrap import mean_interval
 
 TEST_NAME = "within-day permutation of daily bucket means"
 

@@ -53,8 +53,8 @@ from typing import Any
 
 import numpy as np
 
-from train.evaluation.bootstrap import mean_interval, trading_days
-from train.evaluation.metric_intervals import paired_log_loss_interval, row_log_loss
+from train.fitting.bootstrap import mean_interval, trading_days
+from train.fitting.intervals import paired_log_loss_interval, row_log_loss
 from train.serving.scoring import CONTROL
 
 USES = "uses context"

@@ -7,9 +7,10 @@ Usage::
     result.metrics["test"]["direction"]["auc"], result.trades["table"]
 
 Everything that is fitted (the base model and its out-of-fold channels, normalization, the transformer,
-the logistic baseline) is fitted by the same code as ``train run``, given the fold's split configuration,
-so it sees only the fold's (purged) training span; the validation block chooses the early-stopping epoch
-and the top-k% cut points; metrics and trades are computed on the test block only.
+the baselines of `train.fitting.metrics`) is fitted by the same code as ``train run``, given the fold's
+split configuration, so it sees only the fold's (purged) training span; the validation block chooses the
+early-stopping epoch, the logistic baseline's C and the top-k% cut points; metrics and trades are computed
+on the test block only.
 """
 
 from __future__ import annotations
@@ -25,11 +26,9 @@ import polars as pl
 from featurestore.api import Snapshot
 from train.evaluation.folds import Fold, rolling_folds
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
-from train.fitting.base_model import predict as base_predict
 from train.fitting.config import RunConfig
-from train.fitting.dataset import SNAP_FEATURES
 from train.fitting.fit import fit
-from train.fitting.metrics import baselines, binary_metrics, predict, split_metrics
+from train.fitting.metrics import evaluate_predictions, predict
 from train.fitting.prepare import Prepared, prepare
 
 
@@ -39,7 +38,7 @@ class FoldResult:
 
     fold: Fold
     variant: str
-    metrics: dict[str, Any]  # test metrics, baselines on the same rows, the base model alone
+    metrics: dict[str, Any]  # test metrics and baselines (incl. the base model alone) on the same rows
     trades: dict[str, Any]  # trade table on the test block
     test_p: np.ndarray  # [n_test] direction p_long of the model
     val_p: np.ndarray  # [n_val] direction p_long on the validation block (top-k% cut points)
@@ -106,25 +105,16 @@ def evaluate_fold(
     targets = {split: prepared.eval_tensors.targets[i].numpy() for split, i in idx.items()}
     pred = {split: predict(fitted.model, prepared.eval_tensors, i, cfg.variant) for split, i in idx.items()}
 
-    frame = prepared.frame
-    x = frame.select(SNAP_FEATURES).to_numpy().astype(np.float64)
-    test_rows = idx["test"].numpy()
-    base_p = base_predict(prepared.base_model, x[test_rows], feature_names=SNAP_FEATURES)
-    train_idx = prepared.idx["train"]
-    evaluations = {
-        split: (prepared.eval_tensors.snap[i, : len(SNAP_FEATURES)].numpy(), targets[split])
-        for split, i in idx.items()
-    }
+    scored = evaluate_predictions(prepared, {"test": pred["test"]}, cfg.seed)
     metrics = {
-        "test": split_metrics(pred["test"], targets["test"]),
-        "baselines": baselines(
-            prepared.train_tensors.snap[train_idx, : len(SNAP_FEATURES)].numpy(),
-            prepared.train_tensors.targets[train_idx].numpy(),
-            evaluations,
-            cfg.seed,
-        )["test"],
-        "base_model_direction": binary_metrics(targets["test"][:, 0], base_p),
+        "test": scored["test"],
+        "baselines": scored["baselines"]["test"],
+        "baseline_fit": scored["baseline_fit"],
+        "intervals": scored["intervals"],
     }
+    frame = prepared.frame
+    test_rows = idx["test"].numpy()
+    train_idx = prepared.idx["train"]
     ts = frame["ts"].cast(pl.Datetime("us")).to_numpy()
     t1 = frame["t1"].cast(pl.Datetime("us")).to_numpy()
     realized = frame["realized_bps"].cast(pl.Float64).fill_null(float("nan")).to_numpy()

@@ -96,7 +96,7 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
                     cell(m["test"]["direction"]["log_loss"]),
                     cell(base["prior"]["log_loss"]),
                     cell(base["logistic"]["log_loss"]),
-                    cell(m["base_model_direction"]["log_loss"]),
+                    cell(base["base_model"]["log_loss"]),
                     cell(m["test"]["direction"]["n"]),
                 )
             )

@@ -1,7 +1,7 @@
-"""Intervals for the figures an evaluation reports, all from the block bootstrap by trading day.
+"""Intervals of the trade statistics, from the block bootstrap by trading day.
 
-Log loss, Brier and a paired log-loss difference are means of per-row values (fast path); AUC is resampled
-whole (fewer resamples: it costs a sort each). A trade statistic resamples the days of the trades taken.
+The binary-head intervals (log loss, Brier, AUC, paired log-loss differences) live in
+`train.fitting.intervals`, which `train run` uses too.
 """
 
 from __future__ import annotations
@@ -9,46 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
-from train.evaluation.bootstrap import block_bootstrap, mean_interval, trading_days
 from train.evaluation.trades import TradeRows
-from train.fitting.metrics import EPS
-
-AUC_RESAMPLES = 200
-
-
-def row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Per-row binary log loss, clipped as `train.fitting.metrics.binary_metrics` clips."""
-    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
-    y = np.asarray(y, dtype=np.float64)
-    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
-
-
-def _auc(y: np.ndarray, p: np.ndarray, idx: np.ndarray) -> float:
-    return float(roc_auc_score(y[idx], p[idx])) if len(np.unique(y[idx])) == 2 else float("nan")
-
-
-def binary_intervals(y: np.ndarray, p: np.ndarray, ts: np.ndarray, seed: int = 0) -> dict[str, Any]:
-    """95% intervals of log loss, Brier and AUC on these rows (n and the number of days included)."""
-    days = trading_days(ts)
-    y = np.asarray(y, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
-    return {
-        "log_loss": mean_interval(row_log_loss(y, p), days, seed=seed).to_dict(),
-        "brier": mean_interval((p - y) ** 2, days, seed=seed).to_dict(),
-        "auc": block_bootstrap(
-            lambda idx: _auc(y, p, idx), days, n_resamples=AUC_RESAMPLES, seed=seed
-        ).to_dict(),
-    }
-
-
-def paired_log_loss_interval(
-    y: np.ndarray, p_model: np.ndarray, p_baseline: np.ndarray, ts: np.ndarray, seed: int = 0
-) -> dict[str, Any]:
-    """Log loss of the model minus the baseline on the same rows, resampling the same days for both."""
-    diff = row_log_loss(y, p_model) - row_log_loss(y, p_baseline)
-    return mean_interval(diff, trading_days(ts), seed=seed).to_dict()
+from train.fitting.bootstrap import mean_interval, trading_days
 
 
 def trade_intervals(rows: TradeRows, signal: np.ndarray, taken: np.ndarray) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def bucket_tests(
     p: np.ndarray, groups: Mapping[str, np.ndarray], days: np.ndarray, config: BucketTestConfig
 ) -> dict[str, dict[str, Any]]:
     """The bucket test of every grouping (`groups`: GROUPINGS name -> bucket id per cycle; `days`: the
-    trading day of each cycle, `train.evaluation.bootstrap.trading_days`)."""
+    trading day of each cycle, `train.fitting.bootstrap.trading_days`)."""
     return {name: bucket_test(p, groups[name], days, GROUPINGS[name][1], config) for name in GROUPINGS}
 
 

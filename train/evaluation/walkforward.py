@@ -27,14 +27,10 @@ import numpy as np
 from featurestore.api import Store, open_snapshot
 from train.evaluation.evaluate import FoldResult, evaluate_fold, prepare_fold, snapshot_folds
 from train.evaluation.evaluate_html import write_evaluate_html
-from train.evaluation.metric_intervals import (
-    AUC_RESAMPLES,
-    binary_intervals,
-    paired_log_loss_interval,
-    trade_intervals,
-)
+from train.evaluation.metric_intervals import trade_intervals
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
 from train.fitting.config import VARIANTS, RunConfig
+from train.fitting.intervals import AUC_RESAMPLES, binary_intervals, paired_log_loss_interval
 from train.fitting.metrics import binary_metrics
 
 logger = logging.getLogger(__name__)

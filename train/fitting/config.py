@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from featurestore.errors import InputError
+from schemas.versions import DEFAULT_CONTRACT
 from train.fitting.base_model import BaseModelConfig
 from train.fitting.model import VARIANTS, ModelConfig
 from train.fitting.splits import SplitConfig, TimeSplit
@@ -76,6 +77,8 @@ class RunConfig:
         # one seed per run: it seeds torch and the base model (XGBoost) alike
         if self.base_model.seed != self.seed:
             object.__setattr__(self, "base_model", dataclasses.replace(self.base_model, seed=self.seed))
+        # the default contract here; `prepare` checks again with the snapshot's own contract
+        self.splits.check_embargo(self.model_config.seq_len, DEFAULT_CONTRACT.label_margin_bars)
 
     @property
     def model_config(self) -> ModelConfig:
@@ -219,7 +222,10 @@ def load_run_config(path: Path | None = None, overrides: dict[str, Any] | None =
         kwargs["model"] = ModelConfig.from_dict(
             {**data["model"], "variant": kwargs.get("variant", "v10_ctx")}
         )
-    return RunConfig(**kwargs)
+    try:
+        return RunConfig(**kwargs)
+    except ValueError as exc:  # checks across sections (e.g. the embargo against [model] seq_len)
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _build_top(top: dict[str, Any], where: str) -> dict[str, Any]:

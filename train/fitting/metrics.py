@@ -1,20 +1,57 @@
-"""Evaluation: AUC, log loss and Brier of the binary heads, MSE of quality, calibration; and the baselines
-(class prior, logistic regression on the snapshot features)."""
+"""Held-out metrics of a fitted model, with 95% intervals, beside the baselines on the same rows.
+
+`evaluate_predictions` is the one function `train run` (validation and test) and `train evaluate` (each
+fold's test block) call. Everything here is out of sample: the model and every baseline were fitted on the
+training split; validation chose the early-stopping epoch and the logistic baseline's C. Intervals are 95%
+percentile intervals of a block bootstrap by UTC trading day (`train.fitting.intervals`). The result,
+stored as the bundle's ``metadata["metrics"]`` (plus best_epoch, best_val_loss, stopped_early)::
+
+    {
+      "val" | "test": {                      # one entry per evaluated split
+        "n": rows, "n_days": UTC days,
+        "direction" | "early_move": M,       # the model
+        "quality_mse": float,
+        "calibration_direction": [{"bin", "n", "mean_p", "observed"}, ...],
+      },
+      "baselines": {
+        "val" | "test": {
+          "direction": {"prior": B, "logistic": B, "base_model": B},
+          "early_move": {"prior": B, "logistic": B},
+        },
+      },
+      "baseline_fit": {"prior": ..., "logistic": {head: {"C", "val_log_loss_by_C"}}, "base_model": ...},
+      "intervals": "<how the intervals were computed>",
+    }
+
+    M = {"n", "positive_rate", "auc", "log_loss", "brier",
+         "intervals": {"auc" | "log_loss" | "brier": Interval}}
+    Interval = {"estimate", "low", "high", "n", "n_days", "confidence"}
+    B = M + {"model_minus_baseline_log_loss": interval of the paired per-row difference (same days),
+             "model_vs_baseline": "model better" | "model worse" | "inconclusive"}
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import polars as pl
 import torch
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 from torch import nn
 
-from train.fitting.dataset import Tensors
+from train.fitting.base_model import predict as base_predict
+from train.fitting.baselines import HEADS, fit_baselines
+from train.fitting.bootstrap import trading_days
+from train.fitting.dataset import SNAP_FEATURES, Tensors
 from train.fitting.inference import infer
+from train.fitting.intervals import AUC_RESAMPLES, EPS, binary_intervals, paired_log_loss_interval
+from train.fitting.prepare import Prepared
 
-EPS = 1e-7
+INTERVALS = (
+    "95% percentile intervals from a block bootstrap by UTC trading day (1000 resamples; AUC "
+    f"{AUC_RESAMPLES}); baselines fitted on train, the logistic's C chosen on val"
+)
 
 
 def predict(
@@ -41,6 +78,11 @@ def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     }
 
 
+def scored(y: np.ndarray, p: np.ndarray, ts: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """`binary_metrics` with the interval of each figure (M in the module docstring)."""
+    return {**binary_metrics(y, p), "intervals": binary_intervals(y, p, ts, seed=seed)}
+
+
 def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
     """Reliability table: per equal-width probability bin, mean prediction vs observed rate."""
     edges = np.linspace(0, 1, bins + 1)
@@ -57,32 +99,65 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, 
     ]
 
 
-def split_metrics(pred: dict[str, np.ndarray], targets: np.ndarray) -> dict[str, Any]:
+def versus(interval: dict[str, Any]) -> str:
+    """The reading of a model-minus-baseline log loss interval: negative favours the model."""
+    if interval["high"] < 0:
+        return "model better"
+    if interval["low"] > 0:
+        return "model worse"
+    return "inconclusive"
+
+
+def split_metrics(
+    pred: dict[str, np.ndarray], targets: np.ndarray, ts: np.ndarray, seed: int = 0
+) -> dict[str, Any]:
+    """The model's figures on one split (rows `ts`, targets [N, 3])."""
     return {
-        "direction": binary_metrics(targets[:, 0], pred["direction"]),
-        "early_move": binary_metrics(targets[:, 1], pred["early_move"]),
+        "n": int(len(targets)),
+        "n_days": int(len(np.unique(trading_days(ts)))),
+        **{head: scored(targets[:, col], pred[head], ts, seed) for head, col in HEADS.items()},
         "quality_mse": float(np.mean((pred["quality"] - targets[:, 2]) ** 2)),
         "calibration_direction": calibration(targets[:, 0], pred["direction"]),
     }
 
 
-def baselines(
-    snap_train: np.ndarray,
-    targets_train: np.ndarray,
-    evaluations: dict[str, tuple[np.ndarray, np.ndarray]],
-    seed: int,
+def evaluate_predictions(
+    prepared: Prepared, predictions: dict[str, dict[str, np.ndarray]], seed: int
 ) -> dict[str, Any]:
-    """Class prior and logistic regression (on the normalized 85 snapshot features) per binary head."""
-    out: dict[str, Any] = {}
-    for head, column in (("direction", 0), ("early_move", 1)):
-        prior = float(targets_train[:, column].mean())
-        logistic = LogisticRegression(max_iter=500, C=1.0, random_state=seed).fit(
-            snap_train, targets_train[:, column]
+    """The model's predictions on each split of `predictions` ("val" and/or "test"), scored beside the
+    baselines on the same rows (the shape is in the module docstring)."""
+    idx = {split: prepared.idx[split] for split in ("train", "val", *predictions)}
+    source = {s: prepared.train_tensors if s == "train" else prepared.eval_tensors for s in idx}
+    x = {s: source[s].snap[i, : len(SNAP_FEATURES)].numpy() for s, i in idx.items()}
+    targets = {s: source[s].targets[i].numpy() for s, i in idx.items()}
+    fitted = fit_baselines(x["train"], targets["train"], x["val"], targets["val"], seed)
+    ts_all = prepared.frame["ts"].cast(pl.Datetime("us")).to_numpy()
+    raw = prepared.frame.select(SNAP_FEATURES).to_numpy().astype(np.float64)
+    out: dict[str, Any] = {"baselines": {}}
+    for split, pred in predictions.items():
+        rows = idx[split].numpy()
+        ts, y = ts_all[rows], targets[split]
+        out[split] = split_metrics(pred, y, ts, seed)
+        candidates = fitted.predict(x[split])
+        candidates["direction"]["base_model"] = base_predict(
+            prepared.base_model, raw[rows], feature_names=SNAP_FEATURES
         )
-        for split, (snap, targets) in evaluations.items():
-            y = targets[:, column]
-            out.setdefault(split, {}).setdefault(head, {})["prior"] = binary_metrics(
-                y, np.full(len(y), prior)
-            )
-            out[split][head]["logistic"] = binary_metrics(y, logistic.predict_proba(snap)[:, 1])
+        out["baselines"][split] = {
+            head: {name: _against(y[:, HEADS[head]], pred[head], p, ts, seed) for name, p in by_name.items()}
+            for head, by_name in candidates.items()
+        }
+    out["baseline_fit"] = {
+        **fitted.describe(),
+        "base_model": "p_long_xgb of the final base model (fitted on the purged training span); direction",
+    }
+    out["intervals"] = INTERVALS
     return out
+
+
+def _against(y: np.ndarray, p_model: np.ndarray, p_base: np.ndarray, ts: np.ndarray, seed: int) -> dict:
+    paired = paired_log_loss_interval(y, p_model, p_base, ts, seed=seed)
+    return {
+        **scored(y, p_base, ts, seed),
+        "model_minus_baseline_log_loss": paired,
+        "model_vs_baseline": versus(paired),
+    }

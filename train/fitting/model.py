@@ -1,9 +1,10 @@
 """ENTRY_V10 / ENTRY_V10_CTX hybrid transformer (DESIGN section 11, seed architecture).
 
 One config object (`ModelConfig`) builds either variant. `v10` fuses [sequence, snapshot, regime]; `v10_ctx`
-adds the seed's ContextEncoder (categorical embeddings + LayerNorm/Linear on the continuous part) at the
-fusion layer only, so the transformer itself is identical in both variants. Ids are validated, never
-clamped: the seed clamped them and silently mapped ASIA onto EU, which is the kind of bug we refuse to copy.
+adds the seed's ContextEncoder (categorical embeddings + a Linear on the continuous part, without the seed's
+LayerNorm in front of it) at the fusion layer only, so the transformer itself is identical in both variants.
+Ids are validated, never clamped: the seed clamped them and silently mapped ASIA onto EU, which is the kind
+of bug we refuse to copy.
 """
 
 from __future__ import annotations
@@ -146,16 +147,21 @@ class ContextCatEncoder(nn.Module):
 
 
 class ContextContEncoder(nn.Module):
-    """LayerNorm then Linear on the continuous context (atr_bps, spread_bps): [B, dim] -> [B, dim]."""
+    """Linear on the z-scored continuous context (atr_bps, spread_bps): [B, dim] -> [B, dim].
+
+    No LayerNorm in front (the seed had one): normalizing a 2-vector (a, b) gives (+1, -1) or (-1, +1) (0, 0
+    when a = b), so only sign(a - b) would reach the model (evidence notes section 6). The inputs are
+    already z-scored with statistics fitted on the training split.
+    """
 
     def __init__(self, dim: int = 2) -> None:
         super().__init__()
         self.dim = dim
-        self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim))
+        self.linear = nn.Linear(dim, dim)
 
     def forward(self, ctx_cont: Tensor) -> Tensor:
         _check_shape("ctx_cont", ctx_cont, (None, self.dim))
-        out: Tensor = self.net(ctx_cont)
+        out: Tensor = self.linear(ctx_cont)
         return out
 
 

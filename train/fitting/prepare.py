@@ -56,7 +56,12 @@ def _ts(frame: pl.DataFrame, column: str) -> np.ndarray:
 
 
 def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
-    """Build samples, splits, hybrid channels and normalized tensors from `snapshot`."""
+    """Build samples, splits, hybrid channels and normalized tensors from `snapshot`.
+
+    Raises:
+        ValueError: the embargo is shorter than the model's window or the snapshot contract's label horizon.
+    """
+    config.splits.check_embargo(config.model_config.seq_len, snapshot.contract.label_margin_bars)
     frame = snapshot_frame(snapshot)
     ts, t1 = _ts(frame, "ts"), _ts(frame, "t1")
     eligible = frame["eligible"].to_numpy()

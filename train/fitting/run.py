@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import platform
 import tempfile
@@ -28,10 +29,10 @@ from schemas.bundle_metadata import SCHEMA_VERSION, BundleMetadata, HybridSettin
 from schemas.contract import contract_hashes
 from train.fitting.bundle import save_bundle
 from train.fitting.config import RunConfig
-from train.fitting.dataset import SNAP_FEATURES, input_names
+from train.fitting.dataset import input_names
 from train.fitting.fit import FitResult, fit
 from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
-from train.fitting.metrics import baselines, predict, split_metrics
+from train.fitting.metrics import evaluate_predictions, predict
 from train.fitting.plots import plot_calibration, plot_losses
 from train.fitting.prepare import Prepared, prepare
 
@@ -137,18 +138,12 @@ def _train_run(
 
 
 def _evaluate(prepared: Prepared, fitted: FitResult, config: RunConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    evaluations = {}
-    for split in ("val", "test"):
-        idx = prepared.idx[split]
-        targets = prepared.eval_tensors.targets[idx].numpy()
-        out[split] = split_metrics(predict(fitted.model, prepared.eval_tensors, idx, config.variant), targets)
-        evaluations[split] = (prepared.eval_tensors.snap[idx, : len(SNAP_FEATURES)].numpy(), targets)
-    train_idx = prepared.idx["train"]
-    train_snap = prepared.train_tensors.snap[train_idx, : len(SNAP_FEATURES)].numpy()
-    out["baselines"] = baselines(
-        train_snap, prepared.train_tensors.targets[train_idx].numpy(), evaluations, config.seed
-    )
+    """Validation and test metrics with intervals, beside the baselines (`train.fitting.metrics`)."""
+    predictions = {
+        split: predict(fitted.model, prepared.eval_tensors, prepared.idx[split], config.variant)
+        for split in ("val", "test")
+    }
+    out = evaluate_predictions(prepared, predictions, config.seed)
     out["best_epoch"] = fitted.best_epoch
     out["best_val_loss"] = fitted.best_val_loss
     out["stopped_early"] = fitted.stopped_early
@@ -226,30 +221,70 @@ def _save(
         )
 
 
-# The headline columns of summary_metrics, with their display names (CLI and report tables).
+# The columns of summary_metrics, with their display names (CLI and report tables); format with summary_cell.
 SUMMARY_COLUMNS = {
+    "predictor": "predictor",
+    "n": "n (days)",
     "auc": "AUC",
     "log_loss": "log loss",
     "brier": "Brier",
-    "prior_log_loss": "prior log loss",
-    "logistic_auc": "logistic AUC",
-    "logistic_log_loss": "logistic log loss",
+    "model_minus": "model - it (log loss)",
 }
+BASELINE_NAMES = {"prior": "class prior", "logistic": "logistic", "base_model": "base model alone"}
 
 
-def summary_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """The headline numbers: AUC / log loss / Brier per split and head, next to the baselines."""
-    rows: dict[str, dict[str, float]] = {}
+def summary_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The headline rows: per split and head, the model and then each baseline on the same rows.
+
+    Each row holds `SUMMARY_COLUMNS`; figures are interval dicts ({"estimate", "low", "high"}), the paired
+    column is the model's log loss minus this baseline's (negative favours the model).
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    fit = metrics.get("baseline_fit", {}).get("logistic", {})
     for split in ("val", "test"):
+        if split not in metrics:
+            continue
         for head in ("direction", "early_move"):
             model = metrics[split][head]
-            base = metrics["baselines"][split][head]
-            rows[f"{split} {head}"] = {
-                "auc": model["auc"],
-                "log_loss": model["log_loss"],
-                "brier": model["brier"],
-                "prior_log_loss": base["prior"]["log_loss"],
-                "logistic_auc": base["logistic"]["auc"],
-                "logistic_log_loss": base["logistic"]["log_loss"],
-            }
+            rows[f"{split} {head}"] = _summary_row("model", model, None)
+            baselines = metrics["baselines"][split][head]
+            for name in sorted(baselines, key=lambda n: list(BASELINE_NAMES).index(n)):
+                base, label = baselines[name], BASELINE_NAMES[name]
+                if name == "logistic" and head in fit:
+                    label += f" (C={fit[head]['C']:g})"
+                rows[f"{split} {head}: {name}"] = _summary_row(
+                    label, base, base.get("model_minus_baseline_log_loss")
+                )
     return rows
+
+
+def _summary_row(predictor: str, m: dict[str, Any], paired: dict[str, Any] | None) -> dict[str, Any]:
+    intervals = m.get("intervals", {})
+
+    def figure(key: str) -> dict[str, Any]:
+        nan = float("nan")
+        return intervals.get(key, {"estimate": m[key], "low": nan, "high": nan})
+
+    n_days = intervals.get("log_loss", {}).get("n_days")
+    return {
+        "predictor": predictor,
+        "n": f"{m['n']:,}" + (f" ({n_days})" if n_days is not None else ""),
+        "auc": figure("auc"),
+        "log_loss": figure("log_loss"),
+        "brier": figure("brier"),
+        "model_minus": paired,
+    }
+
+
+def summary_cell(value: Any, digits: int = 3) -> str:
+    """A summary_metrics value as text: an interval as `0.512 [0.499, 0.530]`, None as `-`."""
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        estimate = f"{value['estimate']:.{digits}f}"
+        if not (math.isfinite(value["low"]) and math.isfinite(value["high"])):
+            return f"{estimate} [no interval]"
+        return f"{estimate} [{value['low']:.{digits}f}, {value['high']:.{digits}f}]"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)

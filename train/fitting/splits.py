@@ -74,6 +74,24 @@ class SplitConfig:
     def blocks(self) -> dict[str, TimeSplit]:
         return {"train": self.train, "val": self.val, "test": self.test}
 
+    def check_embargo(self, seq_len: int, label_horizon: int) -> None:
+        """Refuse an embargo shorter than max(sequence length, label horizon) bars (DESIGN section 11).
+
+        Called where both are known: the run config (its model's ``seq_len``, the code's contract) and the
+        preparation of a snapshot (that snapshot's contract). A shorter embargo lets a training row's input
+        window or label reach into the next block.
+
+        Raises:
+            ValueError: naming ``embargo_bars``, both numbers and the smallest valid value.
+        """
+        need = max(seq_len, label_horizon)
+        if self.embargo_bars < need:
+            raise ValueError(
+                f"[splits] embargo_bars = {self.embargo_bars} is below max(sequence length {seq_len}, "
+                f"label horizon {label_horizon}) = {need} bars: a training row's input window or label would "
+                f"reach into the next block; how to fix: set embargo_bars = {need} or more"
+            )
+
 
 @dataclass(frozen=True)
 class PurgeResult:

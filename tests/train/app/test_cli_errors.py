@@ -26,6 +26,26 @@ def test_run_refuses_a_config_value_of_the_wrong_type_naming_the_key(tmp_path: P
     assert_exit(result, 2, "bad.toml [optim]: epochs must be an integer", "how to fix")
 
 
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("embargo_bars = 30", "embargo_bars = 12"), "max(sequence length 30, label horizon 12) = 30 bars"),
+        (("[model]\n", "[model]\nseq_len = 40\n"), "embargo_bars = 30 is below max(sequence length 40,"),
+    ],
+    ids=["below_window", "below_a_longer_window"],
+)
+def test_run_refuses_an_embargo_shorter_than_the_window_or_the_label_horizon(
+    tmp_path: Path, edit: tuple[str, str], expected: str
+) -> None:
+    config = tmp_path / "short.toml"
+    config.write_text(TINY.read_text().replace(*edit))
+    result = runner.invoke(
+        app, ["run", "--snapshot", "0" * 20, "--config", str(config), "--store", str(tmp_path)]
+    )
+    assert_exit(result, 2, "short.toml: [splits] embargo_bars", expected, "how to fix")
+    assert len(result.output.splitlines()) <= 6, result.output
+
+
 def test_run_with_a_config_that_is_not_toml(tmp_path: Path) -> None:
     config = tmp_path / "broken.toml"
     config.write_text("[optim\n")

@@ -52,6 +52,11 @@ def test_a_fold_trains_before_its_origin_and_scores_its_test_block(
     test = ts[result.test_rows]
     assert (test >= np.datetime64(fold.splits.test.start, "us")).all()
     assert result.metrics["test"]["direction"]["n"] == len(result.test_rows)
-    assert set(result.metrics["baselines"]["direction"]) == {"prior", "logistic"}
+    assert set(result.metrics["baselines"]["direction"]) == {"prior", "logistic", "base_model"}
+    assert set(result.metrics["baselines"]["early_move"]) == {"prior", "logistic"}
+    for baseline in result.metrics["baselines"]["direction"].values():
+        assert baseline["n"] == len(result.test_rows)
+        paired = baseline["model_minus_baseline_log_loss"]
+        assert paired["low"] <= paired["estimate"] <= paired["high"]
     assert result.trades["long_only"] and result.trades["rows"] == len(result.test_rows)
     assert np.datetime64(result.train_last_t1) < origin

@@ -36,8 +36,9 @@ def test_evaluate_two_folds_on_the_real_year(tmp_path: Path) -> None:
     for variant in ("v10", "v10_ctx"):
         assert len(report["per_fold"][variant]) == 2
         for fold in report["per_fold"][variant]:
-            assert {"prior", "logistic"} <= set(fold["metrics"]["baselines"]["direction"])
-            assert fold["metrics"]["base_model_direction"]["n"] == fold["metrics"]["test"]["direction"]["n"]
+            baselines = fold["metrics"]["baselines"]["direction"]
+            assert set(baselines) == {"prior", "logistic", "base_model"}
+            assert baselines["base_model"]["n"] == fold["metrics"]["test"]["direction"]["n"]
         rules = {row["rule"]: row for row in report["pooled"][variant]["trades"]["table"]}
         assert rules["always enter"]["trades"] > 0 and "top 10% of p_long" in rules
         for head in ("direction", "early_move"):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.evaluation.metric_intervals import binary_intervals, paired_log_loss_interval, trade_intervals
+from train.evaluation.metric_intervals import trade_intervals
 from train.evaluation.trades import TradeRows, one_position
+from train.fitting.intervals import binary_intervals, paired_log_loss_interval
 from train.fitting.metrics import binary_metrics
 
 

@@ -211,6 +211,19 @@ def test_split_config_validation():
         TimeSplit("val", date(2025, 8, 31), date(2025, 8, 1))
 
 
+def test_embargo_below_window_or_horizon_is_refused_naming_both() -> None:
+    a = TimeSplit("train", date(2025, 2, 1), date(2025, 7, 31))
+    b = TimeSplit("val", date(2025, 8, 1), date(2025, 8, 31))
+    c = TimeSplit("test", date(2025, 9, 1), date(2025, 10, 27))
+    SplitConfig(a, b, c, embargo_bars=30).check_embargo(seq_len=30, label_horizon=12)
+    SplitConfig(a, b, c, embargo_bars=48).check_embargo(seq_len=30, label_horizon=48)
+    expected = r"embargo_bars = 29 is below max\(sequence length 30, label horizon 12\) = 30 bars"
+    with pytest.raises(ValueError, match=expected):
+        SplitConfig(a, b, c, embargo_bars=29).check_embargo(seq_len=30, label_horizon=12)
+    with pytest.raises(ValueError, match=r"label horizon 48\) = 48 bars.*set embargo_bars = 48 or more"):
+        SplitConfig(a, b, c, embargo_bars=30).check_embargo(seq_len=30, label_horizon=48)
+
+
 def test_unsorted_bars_are_refused():
     ts, t1, candidate, config = hand_made()
     with pytest.raises(ValueError, match="strictly increasing"):

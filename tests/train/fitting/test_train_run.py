@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from featurestore.console import out
 from featurestore.snapshots import write_snapshot
 from featurestore.store import Store
 from schemas.bundle_metadata import BundleMetadata, BundleMetadataError, read_bundle_metadata
@@ -20,7 +21,8 @@ from schemas.versions import DEFAULT_VERSION
 from tests.cli_checks import assert_exit
 from tests.train.conftest import TINY, edited_bundle
 from train.app.cli import app
-from train.fitting.bundle import METADATA, BundleMismatch, load_entry_v10_bundle
+from train.fitting.baselines import C_GRID
+from train.fitting.bundle import METADATA, SCHEMA_VERSION, BundleMismatch, load_entry_v10_bundle
 from train.fitting.config import load_run_config
 from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
 
@@ -48,6 +50,48 @@ def test_run_reports_filter_rates_and_stores_them(snapshot_store: tuple[Path, st
     assert report["samples"]["train"] > 0 and report["splits"]["train"]["purged"] >= 0
     assert meta["feature_contract_hash"] == "93ab1d31534f2dc7" and meta["snapshot_id"] == snap
     assert meta["full_contract_hash"] and meta["supports_context_features"] is True
+
+
+def test_metrics_have_intervals_and_baselines_on_the_same_rows(bundles: dict[str, Path]) -> None:
+    """The shape documented in train.fitting.metrics: every figure with n, days and a 95% interval."""
+    metrics = json.loads((bundles["ctx_a"] / METADATA).read_text())["metrics"]
+    for split in ("val", "test"):
+        rows = metrics[split]["n"]
+        assert rows > 0 and metrics[split]["n_days"] > 1
+        expected = {"direction": {"prior", "logistic", "base_model"}, "early_move": {"prior", "logistic"}}
+        for head, names in expected.items():
+            model = metrics[split][head]
+            assert set(metrics["baselines"][split][head]) == names
+            for m in (model, *metrics["baselines"][split][head].values()):
+                assert m["n"] == rows
+                for figure in ("auc", "log_loss", "brier"):
+                    interval = m["intervals"][figure]
+                    assert interval["low"] <= m[figure] <= interval["high"], (split, head, figure)
+                    assert interval["n"] == rows and interval["n_days"] == metrics[split]["n_days"]
+            for base in metrics["baselines"][split][head].values():
+                paired = base["model_minus_baseline_log_loss"]
+                assert paired["estimate"] == pytest.approx(model["log_loss"] - base["log_loss"], abs=1e-9)
+                assert base["model_vs_baseline"] in ("model better", "model worse", "inconclusive")
+        prior = metrics["baselines"][split]["direction"]["prior"]
+        assert prior["intervals"]["auc"]["low"] == prior["intervals"]["auc"]["high"] == 0.5
+    assert metrics["baseline_fit"]["logistic"]["direction"]["C"] in C_GRID
+
+
+def test_inspect_prints_metrics_with_intervals(
+    bundles: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(out, "width", 180)  # a wide terminal: the table's cells unwrapped
+    shown = runner.invoke(app, ["inspect", str(bundles["ctx_a"])])
+    assert shown.exit_code == 0, shown.output
+    for text in (
+        "95% block-bootstrap interval",
+        "class prior",
+        "logistic (C=",
+        "base model alone",
+        "model - it",
+    ):
+        assert text in shown.output, shown.output
+    assert len(re.findall(r"0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]", shown.output)) >= 4 * 6, shown.output
 
 
 def test_refuses_unknown_modified_or_foreign_snapshots(
@@ -149,8 +193,31 @@ def test_metadata_is_parsed_strictly(bundles: dict[str, Path], tmp_path: Path) -
         BundleMetadata.from_dict({**data, "extra": 1})
     with pytest.raises(BundleMetadataError, match="supports_context_features must be bool"):
         BundleMetadata.from_dict({**data, "supports_context_features": 1})
-    with pytest.raises(BundleMetadataError, match="saved by another version of the trainer"):
+    with pytest.raises(BundleMetadataError, match="saved by an older version of the trainer"):
         BundleMetadata.from_dict({**data, "schema_version": "entry_v10_bundle/0"})
+
+
+@pytest.mark.parametrize(
+    ("stored", "who"),
+    [
+        ("entry_v10_bundle/1", "an older version of the trainer"),
+        (None, "a version of the trainer this code does not know"),
+        ("entry_v10_bundle/99", "a version of the trainer this code does not know"),
+    ],
+)
+def test_a_bundle_of_another_schema_version_must_be_retrained(
+    bundles: dict[str, Path], tmp_path: Path, stored: str | None, who: str
+) -> None:
+    meta = json.loads((bundles["ctx_a"] / METADATA).read_text())
+    assert meta["schema_version"] == SCHEMA_VERSION == "entry_v10_bundle/2"
+    bundle = edited_bundle(bundles["ctx_a"], tmp_path, schema_version=stored)
+    with pytest.raises(BundleMismatch) as refused:
+        load_entry_v10_bundle(bundle, variant="v10_ctx", mode="replay")
+    message = str(refused.value)
+    assert f"it was saved by {who}" in message and "must be retrained" in message
+    assert f"`train run --snapshot {meta['snapshot_id']} --variant v10_ctx`" in message
+    live = load_entry_v10_bundle(bundle, variant="v10_ctx", mode="live")
+    assert live.status == "degraded" and any("must be retrained" in p for p in live.problems)
 
 
 def test_any_changed_file_is_caught(bundles: dict[str, Path], tmp_path: Path) -> None:
@@ -224,10 +291,26 @@ def test_every_training_window_is_finite_without_a_row_cap(snapshot_store: tuple
     assert torch.isfinite(batch.seq_x).all() and torch.isfinite(batch.snap_x).all()
 
 
+def test_prepare_checks_the_embargo_against_the_snapshot_contracts_horizon(
+    snapshot_store: tuple[Path, str],
+) -> None:
+    from featurestore.snapshots import open_snapshot
+    from train.fitting.prepare import prepare
+
+    root, snap = snapshot_store
+    snapshot = open_snapshot(Store.at(root), snap)
+    longer = {**snapshot.contract.parameters, "label_horizon_bars": 48}
+    contract = dataclasses.replace(snapshot.contract, parameters=longer)
+    snapshot = dataclasses.replace(snapshot, contract=contract)
+    expected = r"embargo_bars = 30 is below max\(sequence length 30, label horizon 48\) = 48 bars"
+    with pytest.raises(ValueError, match=expected):
+        prepare(snapshot, load_run_config(TINY))
+
+
 def test_inspect_shows_metadata_and_verifies_files(bundles: dict[str, Path], tmp_path: Path) -> None:
     shown = runner.invoke(app, ["inspect", str(bundles["ctx_a"])])
     assert shown.exit_code == 0, shown.output
-    for text in ("93ab1d31534f2dc7", "status", "ok", "Metrics (model vs baselines)", "Eligibility funnel"):
+    for text in ("93ab1d31534f2dc7", "status", "ok", "Metrics: model vs baselines", "Eligibility funnel"):
         assert text in shown.output
     assert "base model fitted on" in shown.output
     copy = tmp_path / "changed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.evaluation.bootstrap import block_bootstrap, mean_interval, trading_days
+from train.fitting.bootstrap import block_bootstrap, mean_interval, trading_days
 
 BARS_PER_DAY = 100
 
