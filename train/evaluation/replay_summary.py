@@ -12,10 +12,10 @@ import numpy as np
 import polars as pl
 
 from schemas.bundle_metadata import BundleMetadata
-from train.fitting.bootstrap import trading_days
 from train.evaluation.context_evidence import HEADS, Replayed, benefit, context_usage
 from train.evaluation.in_sample import in_sample
 from train.evaluation.telemetry import GROUPINGS, bucket_tests, by_bucket, cycle_funnel, distribution
+from train.fitting.bootstrap import trading_days
 from train.fitting.bundle import LoadedBundle
 from train.serving.scoring import CONTEXT_GROUPS, CONTROL
 
