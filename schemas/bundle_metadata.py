@@ -104,8 +104,8 @@ class BundleMetadata:
             name, _, number = SCHEMA_VERSION.rpartition("/")
             stored_name, _, stored_number = str(version).rpartition("/")
             older = stored_name == name and stored_number.isdigit() and int(stored_number) < int(number)
-            who = "an older version" if older else "a version this code does not know"
-            who += " of the trainer"
+            unknown = "a version of the trainer this code does not know"
+            who = "an older version of the trainer" if older else unknown
             raise BundleMetadataError(
                 f"{where}: it was saved by {who} (schema_version {version!r}; this code reads "
                 f"{SCHEMA_VERSION!r}) and must be retrained (`train run --snapshot "

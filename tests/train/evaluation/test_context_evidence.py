@@ -161,7 +161,7 @@ def test_zeroed_ctx_encoders_with_session_in_the_regime_embeddings_is_not_ignori
     with torch.no_grad():
         for emb in blind.context_cat_encoder.embeddings:
             emb.weight.zero_()
-        linear = blind.context_cont_encoder.net[1]
+        linear = blind.context_cont_encoder.linear
         linear.weight.zero_()
         linear.bias.zero_()
         blind.regime_embeddings.session.weight.mul_(5.0)
@@ -179,7 +179,7 @@ def test_a_model_that_reads_no_context_at_all_ignores_it(trained, session_world)
     with torch.no_grad():
         for emb in (*deaf.context_cat_encoder.embeddings, *deaf.regime_embeddings.children()):
             emb.weight.zero_()
-        deaf.context_cont_encoder.net[1].weight.zero_()
+        deaf.context_cont_encoder.linear.weight.zero_()
     usage = evidence(deaf, tensors, ts)
     assert usage["verdict"] == IGNORES, usage["reason"]
     assert usage["sensitivity"]["all_context"]["max_abs_delta"] == 0.0

@@ -16,13 +16,13 @@ from typer.testing import CliRunner
 from featurestore.console import out
 from featurestore.snapshots import write_snapshot
 from featurestore.store import Store
-from schemas.bundle_metadata import BundleMetadata, BundleMetadataError, read_bundle_metadata
+from schemas.bundle_metadata import SCHEMA_VERSION, BundleMetadata, BundleMetadataError, read_bundle_metadata
 from schemas.versions import DEFAULT_VERSION
 from tests.cli_checks import assert_exit
 from tests.train.conftest import TINY, edited_bundle
 from train.app.cli import app
 from train.fitting.baselines import C_GRID
-from train.fitting.bundle import METADATA, SCHEMA_VERSION, BundleMismatch, load_entry_v10_bundle
+from train.fitting.bundle import METADATA, BundleMismatch, load_entry_v10_bundle
 from train.fitting.config import load_run_config
 from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
 
