@@ -26,8 +26,14 @@ from pathlib import Path
 from typing import Any
 
 METADATA_FILE = "metadata.json"
-# 2: contract_version, hybrid settings and both seeds recorded; ContextContEncoder without LayerNorm.
+# 2: contract_version, hybrid settings, both seeds and the base model's span recorded; ContextContEncoder
+# without the seed's LayerNorm.
 SCHEMA_VERSION = "entry_v10_bundle/2"
+# 1: bundles trained before contract v2 existed (all on contract v1). They still load: `upgrade_schema_1`
+# fills in what they did not record from what they did, and the loader builds their model with the seed's
+# LayerNorm in ContextContEncoder (the one they were trained with).
+SCHEMA_1 = "entry_v10_bundle/1"
+SCHEMA_1_HYBRID = (5, 30)  # EMA span and window of the p_long_xgb channel when schema 1 was written
 
 
 class BundleMetadataError(ValueError):
@@ -100,6 +106,8 @@ class BundleMetadata:
         if not isinstance(data, dict):
             raise BundleMetadataError(f"{where}: expected a JSON object, got {type(data).__name__}")
         version = data.get("schema_version")
+        if version == SCHEMA_1:
+            return _build(cls, upgrade_schema_1(data, where), where)
         if version != SCHEMA_VERSION:
             name, _, number = SCHEMA_VERSION.rpartition("/")
             stored_name, _, stored_number = str(version).rpartition("/")
@@ -112,6 +120,40 @@ class BundleMetadata:
                 f"{data.get('snapshot_id', '<id>')} --variant {data.get('variant', 'v10_ctx')}`)"
             )
         return _build(cls, data, where)
+
+
+def upgrade_schema_1(data: dict[str, Any], where: str = METADATA_FILE) -> dict[str, Any]:
+    """The keys a schema-1 metadata.json lacks, from what it recorded (it keeps `schema_version` /1):
+
+    - `contract_version`: the registered version whose two hashes it carries (schema 1 predates v2, so
+      v1), or "unregistered" when none matches (the loader then refuses it by name);
+    - `hybrid`: the channel settings the schema-1 code used (`SCHEMA_1_HYBRID`);
+    - `seeds`: torch from `seed`, the base model from `run_config.base_model.seed` (schema-1 runs did not
+      pass `--seed` to XGBoost, so the two can differ, and the record says so);
+    - `base_model_span`: the training split's days (`split_config.train`), which held every row the base
+      models were fitted on (an upper bound of the span schema 2 records exactly).
+    """
+    from schemas.contract import contract_hashes
+    from schemas.versions import CONTRACTS
+
+    old = dict(data)
+    try:
+        seed = old.pop("seed")
+        hashes = {k: old[k] for k in ("feature_contract_hash", "full_contract_hash")}
+        base_seed = old["run_config"]["base_model"]["seed"]
+        train = old["split_config"]["train"]
+    except (KeyError, TypeError) as exc:
+        raise BundleMetadataError(
+            f"{where}: schema {SCHEMA_1} metadata without {exc}; how to fix: retrain it with `train run`"
+        ) from None
+    version = next((v for v, c in CONTRACTS.items() if contract_hashes(c) == hashes), "unregistered")
+    return {
+        **old,
+        "contract_version": version,
+        "hybrid": {"ema_span": SCHEMA_1_HYBRID[0], "ema_window": SCHEMA_1_HYBRID[1]},
+        "seeds": {"torch": seed, "base_model": base_seed},
+        "base_model_span": [f"{train['start']}T00:00:00", f"{train['end']}T23:59:59.999999"],
+    }
 
 
 def read_bundle_metadata(bundle: Path) -> BundleMetadata:
@@ -131,7 +173,9 @@ def read_bundle_metadata(bundle: Path) -> BundleMetadata:
 
 
 def write_bundle_metadata(bundle: Path, metadata: BundleMetadata) -> Path:
-    """Write metadata.json after checking the object round-trips through the strict parser."""
+    """Write metadata.json (of this schema version only) after checking it round-trips through the parser."""
+    if metadata.schema_version != SCHEMA_VERSION:
+        raise BundleMetadataError(f"only {SCHEMA_VERSION} metadata is written, not {metadata.schema_version}")
     data = json.loads(json.dumps(metadata.to_dict(), default=str))
     BundleMetadata.from_dict(data, "metadata to save")
     path = Path(bundle) / METADATA_FILE

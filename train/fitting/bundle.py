@@ -11,6 +11,7 @@ warnings and returns `status="degraded"` so callers can see it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -20,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_model
 from torch import nn
 
 from featurestore.errors import FeatureStoreError
 from schemas.bundle_metadata import (
     METADATA_FILE,
+    SCHEMA_1,
     BundleMetadata,
     BundleMetadataError,
     read_bundle_metadata,
@@ -174,6 +176,26 @@ def _lock_problems(path: Path) -> list[str]:
     return problems
 
 
+# schema 1 named ContextContEncoder's layers by position in an nn.Sequential
+_SCHEMA_1_NAMES = {
+    "context_cont_encoder.net.0.": "context_cont_encoder.norm.",
+    "context_cont_encoder.net.1.": "context_cont_encoder.linear.",
+}
+
+
+def _load_weights(model: nn.Module, path: Path, schema_version: str) -> None:
+    """The safetensors weights into `model`, every tensor matched by name (strict)."""
+    if schema_version != SCHEMA_1:
+        load_model(model, str(path), strict=True)
+        return
+    tensors = load_file(str(path))
+    renamed = {}
+    for name, tensor in tensors.items():
+        old = next((prefix for prefix in _SCHEMA_1_NAMES if name.startswith(prefix)), None)
+        renamed[name if old is None else _SCHEMA_1_NAMES[old] + name[len(old) :]] = tensor
+    model.load_state_dict(renamed, strict=True)
+
+
 def load_entry_v10_bundle(
     path: Path, variant: str, mode: str = "replay", contract: Contract | None = None
 ) -> LoadedBundle:
@@ -205,8 +227,10 @@ def load_entry_v10_bundle(
         logger.warning("bundle %s (live mode, degraded): %s", path, problem)
     try:
         config = ModelConfig.from_dict(json.loads((path / CONFIG).read_text(encoding="utf-8")))
+        if metadata.schema_version == SCHEMA_1:  # trained with the seed's ContextContEncoder
+            config = dataclasses.replace(config, ctx_cont_layernorm=True)
         model = build_model(config)
-        load_model(model, str(path / WEIGHTS), strict=True)
+        _load_weights(model, path / WEIGHTS, metadata.schema_version)
         model.eval()
         normalization = Normalization.from_dict(
             json.loads((path / NORMALIZATION).read_text(encoding="utf-8"))

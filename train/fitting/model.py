@@ -47,6 +47,9 @@ class ModelConfig:
     head_hidden: int = 128
     head_dropout: float = 0.05
     pooling: str = "mean"
+    # The seed's LayerNorm(2) in front of ContextContEncoder's Linear: only for bundles of schema
+    # entry_v10_bundle/1, which were trained with it; new models never have it (see ContextContEncoder).
+    ctx_cont_layernorm: bool = False
 
     def __post_init__(self) -> None:
         # JSON round trips give lists; normalise so equality and hashing keep working.
@@ -154,14 +157,16 @@ class ContextContEncoder(nn.Module):
     already z-scored with statistics fitted on the training split.
     """
 
-    def __init__(self, dim: int = 2) -> None:
+    def __init__(self, dim: int = 2, *, seed_layernorm: bool = False) -> None:
         super().__init__()
         self.dim = dim
+        # only to replay bundles trained with the seed's encoder (ModelConfig.ctx_cont_layernorm)
+        self.norm = nn.LayerNorm(dim) if seed_layernorm else None
         self.linear = nn.Linear(dim, dim)
 
     def forward(self, ctx_cont: Tensor) -> Tensor:
         _check_shape("ctx_cont", ctx_cont, (None, self.dim))
-        out: Tensor = self.linear(ctx_cont)
+        out: Tensor = self.linear(ctx_cont if self.norm is None else self.norm(ctx_cont))
         return out
 
 
@@ -347,7 +352,9 @@ class EntryV10CtxHybridTransformer(_EntryTrunk):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         self.context_cat_encoder = ContextCatEncoder(config.ctx_cat_cardinalities, config.ctx_emb_dim)
-        self.context_cont_encoder = ContextContEncoder(config.ctx_cont_dim)
+        self.context_cont_encoder = ContextContEncoder(
+            config.ctx_cont_dim, seed_layernorm=config.ctx_cont_layernorm
+        )
 
     def forward(
         self,

@@ -1,8 +1,11 @@
 """A bundle is replayed and served under its own contract version: a v1 bundle keeps working, with v1's
-SQL, after v2 became the default, and it cannot be fed data of another version."""
+SQL, after v2 became the default, and it cannot be fed data of another version. Among them a bundle trained
+before v2 existed (`tests/fixtures/bundle_schema1_v1`: schema entry_v10_bundle/1, written by the trainer of
+that time), whose replayed p_long must equal what that trainer computed."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -28,6 +31,9 @@ from train.fitting.run import train_run
 from train.serving.scoring import HISTORY_BARS
 
 DAYS = (date(2025, 6, 2), date(2025, 6, 3))
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+OLD_BUNDLE = FIXTURES / "bundle_schema1_v1"
+OLD_P_LONG = json.loads((FIXTURES / "bundle_schema1_v1_p_long.json").read_text())
 
 
 def _v1_world(root: Path, source: Path, run_name: str) -> tuple[Store, str, str, Path]:
@@ -92,6 +98,46 @@ def test_online_replay_of_a_v1_bundle_computes_v1_features(world) -> None:
         for c in (CONTRACT_V1, CONTRACT_V2)
     ]
     assert not np.array_equal(*buckets)  # the two versions really compute different context here
+
+
+def test_a_bundle_from_before_v2_loads_with_what_it_recorded(world) -> None:
+    meta = read_bundle_metadata(OLD_BUNDLE)
+    assert meta.schema_version == "entry_v10_bundle/1" and meta.contract_version == "v1"
+    assert (meta.seeds.torch, meta.seeds.base_model) == (7, 1337)  # --seed did not reach XGBoost then
+    loaded = load_entry_v10_bundle(OLD_BUNDLE, variant="v10_ctx")
+    assert loaded.status == "ok" and loaded.contract is CONTRACT_V1
+    assert loaded.model.context_cont_encoder.norm is not None  # the seed's encoder it was trained with
+
+
+def test_a_bundle_from_before_v2_replays_as_its_own_trainer_did(world) -> None:
+    """Batch and online replay of the old bundle on v1 data give the p_long its own trainer computed."""
+    store, v1, v2, _ = world
+    first, last = (date.fromisoformat(d) for d in OLD_P_LONG["range"])
+    batch = replay_snapshot(store, OLD_BUNDLE, v1, ReplayConfig(start=first, end=last)).cycles
+    got = batch.filter("predicted")
+    assert [str(t) for t in got["ts"].to_list()] == OLD_P_LONG["ts"]
+    assert got["p_long"].to_list() == pytest.approx(OLD_P_LONG["p_long"], abs=1e-6)
+    assert got["p_early_move"].to_list() == pytest.approx(OLD_P_LONG["p_early_move"], abs=1e-6)
+    online = replay_online(store, OLD_BUNDLE, ReplayConfig(start=first, end=first)).cycles.filter("predicted")
+    expected = dict(zip(OLD_P_LONG["ts"], OLD_P_LONG["p_long"], strict=True))
+    assert online.height > 50
+    for ts, p in zip(online["ts"].to_list(), online["p_long"].to_list(), strict=True):
+        assert p == pytest.approx(expected[str(ts)], abs=1e-6)
+    with pytest.raises(BundleMismatch, match="full_contract_hash is"):
+        replay_snapshot(store, OLD_BUNDLE, v2, ReplayConfig(start=first, end=last))
+
+
+@pytest.mark.slow
+def test_a_bundle_from_before_v2_keeps_parity_on_100_random_real_bars(tmp_path: Path) -> None:
+    store = Store.at(tmp_path / "store")
+    ingest_file(store, real_m5_or_skip(), IngestOptions(symbol="XAUUSD", fmt="mt5", source_tz="EET"))
+    materialize(store, MaterializeConfig("XAUUSD", *RANGE), contract=CONTRACT_V1)
+    v1 = validate(store, ValidateConfig("XAUUSD", *RANGE, data_docs=False), contract=CONTRACT_V1).snapshot_id
+    loaded = load_entry_v10_bundle(OLD_BUNDLE, variant="v10_ctx")
+    cycles = replay_snapshot(store, OLD_BUNDLE, v1, ReplayConfig(all_bars=True)).cycles
+    parity = check_parity(store, loaded, open_snapshot(store, v1), cycles, ParityConfig(bars=100, seed=11))
+    assert parity["passed"], parity["first_mismatches"]
+    assert parity["bars"] == 100 and parity["predicted_bars"] > 0 and parity["contract_version"] == "v1"
 
 
 @pytest.mark.slow
