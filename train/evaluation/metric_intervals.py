@@ -1,7 +1,8 @@
 """Intervals for the figures an evaluation reports, all from the block bootstrap by trading day.
 
 Log loss, Brier and a paired log-loss difference are means of per-row values (fast path); AUC is resampled
-whole (fewer resamples: it costs a sort each). A trade statistic resamples the days of the trades taken.
+whole (fewer resamples: it costs a sort each). A trade statistic resamples the days of the trades taken. A
+reliability bin's observed rate resamples the days of the bin's rows.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from train.evaluation.bootstrap import block_bootstrap, mean_interval, trading_days
 from train.evaluation.trades import TradeRows
-from train.fitting.metrics import EPS
+from train.fitting.metrics import EPS, calibration
 
 AUC_RESAMPLES = 200
 
@@ -65,3 +66,21 @@ def trade_intervals(rows: TradeRows, signal: np.ndarray, taken: np.ndarray) -> d
         "mean_bps": mean_interval(bps, days).to_dict(),
         "hit_rate": mean_interval((bps > 0).astype(np.float64), days).to_dict(),
     }
+
+
+def reliability_intervals(
+    y: np.ndarray, p: np.ndarray, ts: np.ndarray, bins: int = 10
+) -> list[dict[str, Any]]:
+    """The reliability table (`train.fitting.metrics.calibration`: equal-width bins of p) with a 95% interval
+    of each bin's observed rate (the block bootstrap by trading day, over the bin's rows)."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    table = calibration(y, p, bins)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    days = trading_days(ts)
+    for row in table:
+        rows = which == row["bin"]
+        interval = mean_interval(y[rows], days[rows])
+        row.update(low=interval.low, high=interval.high, n_days=interval.n_days)
+    return table
