@@ -12,9 +12,21 @@ from validation.html_report import Figure, HtmlReport, Section, Table, Verdict, 
 
 REPORT_NAME = "report.html"
 FIGURES = (
-    ("per_fold_metrics", "Direction metrics per fold, each variant and baseline, 95% intervals", "per fold"),
-    ("reliability", "Reliability of p_long on the pooled test blocks (per bin: n and 95% interval)", "bins"),
-    ("tau_curve", "The tau curve: mean realized_bps by threshold against the random-entry band", "tau"),
+    (
+        "per_fold_metrics",
+        "Direction metrics per fold, each variant and baseline, 95% intervals",
+        "direction log loss and AUC per fold",
+    ),
+    (
+        "reliability",
+        "Reliability of p_long on the pooled test blocks (per bin: n and 95% interval)",
+        "reliability diagram",
+    ),
+    (
+        "tau_curve",
+        "The tau curve: mean realized_bps by threshold against the random-entry band",
+        "mean realized_bps by tau",
+    ),
 )
 
 

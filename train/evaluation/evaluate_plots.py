@@ -4,7 +4,7 @@
   95% interval (block bootstrap by trading day on the fold's test block). The logistic baseline's AUC is a
   point without a bar (its interval comes from per-day scores, which an AUC does not decompose into).
 - ``reliability.png``: the pooled reliability diagram per variant: observed y_direction rate against mean
-  p_long per bin, each bin's rate with its interval and its n.
+  p_long per decile of p_long, each bin's rate with its interval and its n.
 - ``tau_curve.png``: mean realized_bps per p_long threshold with its interval, against the random band.
 """
 
@@ -58,24 +58,51 @@ def per_fold_series(report: dict[str, Any], metric: str) -> dict[str, list[tuple
     return series
 
 
+def _core_range(series: dict[str, list[tuple[float, float, float]]]) -> tuple[float, float]:
+    """A y range that shows every series whose estimates lie near the variants' (a baseline far off, such
+    as an overfitted logistic model's log loss, is drawn at the edge with its value written beside it)."""
+    values = np.array([v for points in series.values() for p in points for v in p], dtype=float)
+    variants = np.array([v for name in series if name.startswith("v10") for p in series[name] for v in p])
+    values, variants = values[np.isfinite(values)], variants[np.isfinite(variants)]
+    if len(variants) == 0 or len(values) == 0:
+        return (0.0, 1.0) if len(values) == 0 else (float(values.min()), float(values.max()))
+    lo, hi = float(variants.min()), float(variants.max())
+    span = max(hi - lo, 1e-3)
+    near = values[(values >= lo - 2 * span) & (values <= hi + 2 * span)]
+    lo, hi = float(near.min()), float(near.max())
+    margin = 0.08 * max(hi - lo, 1e-3)
+    return lo - margin, hi + margin
+
+
 def plot_per_fold(report: dict[str, Any], path: Path) -> Path:
     metrics = (("log_loss", "direction log loss (lower is better)"), ("auc", "direction AUC"))
+    names = [*report["per_fold"], "prior", "logistic", "base model alone"]
+    colors = {name: f"C{i}" for i, name in enumerate(names)}
     fig, axes = plt.subplots(1, len(metrics), figsize=(12, 4.5), squeeze=False)
     for ax, (metric, title) in zip(axes[0], metrics, strict=True):
         series = per_fold_series(report, metric)
+        low_edge, high_edge = _core_range(series)
         width = 0.8 / max(len(series), 1)
         for i, (name, points) in enumerate(series.items()):
             x = np.arange(len(points)) + (i - (len(series) - 1) / 2) * width
             est, low, high = (np.array(v, dtype=float) for v in zip(*points, strict=True))
-            bar = np.isfinite(low) & np.isfinite(high)
+            off = est > high_edge
+            shown = np.where(off, high_edge, est)
+            bar = np.isfinite(low) & np.isfinite(high) & ~off
+            color = colors[name]
             if bar.any():
                 ax.errorbar(x[bar], est[bar], yerr=[est[bar] - low[bar], high[bar] - est[bar]], fmt="o",
-                            capsize=3, color=f"C{i}", label=name)  # fmt: skip
-            if (~bar).any():
-                label = None if bar.any() else f"{name} (point, no interval)"
-                ax.plot(x[~bar], est[~bar], "o", mfc="none", color=f"C{i}", label=label)
+                            capsize=3, color=color, label=name)  # fmt: skip
+            rest = ~bar
+            if rest.any():
+                label = None if bar.any() else f"{name} (off scale)" if off.any() else f"{name} (no interval)"
+                ax.plot(x[rest], shown[rest], "^" if off.any() else "o", mfc="none", color=color, label=label)
+            for k in np.flatnonzero(off):
+                ax.annotate(f"{est[k]:.2f} [{low[k]:.2f}, {high[k]:.2f}] off scale", (x[k], high_edge),
+                            fontsize=7, color=color, xytext=(3, -10), textcoords="offset points")  # fmt: skip
         if metric == "auc":
             ax.axhline(0.5, color="black", linewidth=0.8)
+        ax.set_ylim(low_edge, high_edge + 0.02 * (high_edge - low_edge))
         folds = [f["fold"] for f in report["folds"]]
         ax.set_xticks(range(len(folds)), [f"fold {k}" for k in folds])
         ax.set(title=f"{title}, 95% interval by trading day", ylabel=metric)
@@ -99,7 +126,7 @@ def plot_reliability(report: dict[str, Any], path: Path) -> Path:
             ax.annotate(f"n {r['n']}", (r["mean_p"], r["observed"]), fontsize=7, xytext=(4, -10),
                         textcoords="offset points")  # fmt: skip
         span = [min(mean_p.min(), low.min()) - 0.05, max(mean_p.max(), high.max()) + 0.05]
-        ax.set(xlim=span, ylim=span, xlabel="mean predicted p_long (bin)", ylabel="observed y_direction rate")
+        ax.set(xlim=span, ylim=span, xlabel="mean p_long (decile bin)", ylabel="observed y_direction rate")
         ax.set_title(f"{variant}: reliability, pooled test blocks")
         ax.legend(fontsize=8)
     return save_figure(fig, path)

@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from train.evaluation.bootstrap import block_bootstrap, mean_interval, trading_days
 from train.evaluation.trades import TradeRows
-from train.fitting.metrics import EPS, calibration
+from train.fitting.metrics import EPS
 
 AUC_RESAMPLES = 200
 
@@ -71,16 +71,31 @@ def trade_intervals(rows: TradeRows, signal: np.ndarray, taken: np.ndarray) -> d
 def reliability_intervals(
     y: np.ndarray, p: np.ndarray, ts: np.ndarray, bins: int = 10
 ) -> list[dict[str, Any]]:
-    """The reliability table (`train.fitting.metrics.calibration`: equal-width bins of p) with a 95% interval
-    of each bin's observed rate (the block bootstrap by trading day, over the bin's rows)."""
+    """The reliability table on equal-count bins of p (its deciles by default: a model's p sits in a narrow
+    band, where equal-width bins would put nearly every row in one bin): per bin its p range, n, mean p,
+    observed rate and that rate's 95% interval (block bootstrap by trading day over the bin's rows)."""
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
-    table = calibration(y, p, bins)
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    if len(p) == 0:
+        return []
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
     days = trading_days(ts)
-    for row in table:
-        rows = which == row["bin"]
+    table = []
+    for b in np.unique(which):
+        rows = which == b
         interval = mean_interval(y[rows], days[rows])
-        row.update(low=interval.low, high=interval.high, n_days=interval.n_days)
+        table.append(
+            {
+                "bin": int(b),
+                "p_from": float(p[rows].min()),
+                "p_to": float(p[rows].max()),
+                "n": int(rows.sum()),
+                "mean_p": float(p[rows].mean()),
+                "observed": interval.estimate,
+                "low": interval.low,
+                "high": interval.high,
+                "n_days": interval.n_days,
+            }
+        )
     return table

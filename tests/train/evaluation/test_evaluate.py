@@ -10,12 +10,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.materialize import MaterializeConfig, materialize
 from featurestore.snapshots import open_snapshot
 from featurestore.store import Store
-from featurestore.validate import ValidateConfig, validate
-from schemas.versions import CONTRACT_V2
-from tests.train.conftest import RANGE, TINY
+from tests.train.conftest import TINY
 from train.app.cli import app
 from train.evaluation.evaluate import evaluate_fold, prepare_fold, snapshot_folds
 from train.evaluation.replay import ReplayConfig, replay_snapshot
@@ -24,16 +21,6 @@ from train.fitting import base_model
 from train.fitting import prepare as prepare_module
 from train.fitting.config import load_run_config
 from train.fitting.dataset import SNAP_FEATURES, snapshot_frame
-
-
-@pytest.fixture(scope="module")
-def v2_snapshot_id(snapshot_store: tuple[Path, str]) -> str:
-    """A contract v2 snapshot (with realized_bps) of the shared synthetic store's range."""
-    store = Store.at(snapshot_store[0])
-    materialize(store, MaterializeConfig("XAUUSD", *RANGE), contract=CONTRACT_V2)
-    return validate(
-        store, ValidateConfig("XAUUSD", *RANGE, data_docs=False), contract=CONTRACT_V2
-    ).snapshot_id
 
 
 def test_a_fold_trains_before_its_origin_and_scores_its_test_block(
