@@ -191,6 +191,7 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
         f"{bound['early_stop_patience']}, max train rows {bound['max_train_rows'] or 'all'}, base model "
         f"{bound['base_model_trees']} trees",
         "intervals": report["intervals"],
+        "wall time": f"{report['seconds']['total']:.0f} s (per fold and fit in report.json)",
     }
     return HtmlReport(
         f"Walk-forward evaluation: {report['snapshot_id'][:12]}", verdict, sections, facts, "report.json"

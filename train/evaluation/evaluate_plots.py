@@ -4,7 +4,7 @@
   95% interval (block bootstrap by trading day on the fold's test block). The logistic baseline's AUC is a
   point without a bar (its interval comes from per-day scores, which an AUC does not decompose into).
 - ``reliability.png``: the pooled reliability diagram per variant: observed y_direction rate against mean
-  p_long per decile of p_long, each bin's rate with its interval and its n.
+  p_long per decile of p_long, each bin's rate with its interval (the bins' n in the title).
 - ``tau_curve.png``: mean realized_bps per p_long threshold with its interval, against the random band.
 """
 
@@ -122,12 +122,13 @@ def plot_reliability(report: dict[str, Any], path: Path) -> Path:
         ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
         ax.errorbar(mean_p, observed, yerr=[observed - low, high - observed], fmt="o-", capsize=3,
                     label="observed rate, 95% interval")  # fmt: skip
-        for r in table:
-            ax.annotate(f"n {r['n']}", (r["mean_p"], r["observed"]), fontsize=7, xytext=(4, -10),
-                        textcoords="offset points")  # fmt: skip
         span = [min(mean_p.min(), low.min()) - 0.05, max(mean_p.max(), high.max()) + 0.05]
         ax.set(xlim=span, ylim=span, xlabel="mean p_long (decile bin)", ylabel="observed y_direction rate")
-        ax.set_title(f"{variant}: reliability, pooled test blocks")
+        counts = [r["n"] for r in table]
+        ax.set_title(
+            f"{variant}: reliability, pooled test blocks\n{len(table)} bins of p_long, n {min(counts)}-"
+            f"{max(counts)} per bin, {sum(counts)} rows"
+        )
         ax.legend(fontsize=8)
     return save_figure(fig, path)
 
