@@ -26,6 +26,7 @@ from featurestore.console import (
     SymbolOpt,
     SyntheticOpt,
     cli_errors,
+    err,
     out,
     parse_date_range,
     store_at,
@@ -245,15 +246,25 @@ def evaluate(
     snapshot: Annotated[str, typer.Option(help="Snapshot id of a contract v2 snapshot (has realized_bps).")],
     folds: Annotated[int, typer.Option(help="Rolling-origin folds (docs/evaluate.md).")] = 4,
     variants: Annotated[str, typer.Option(help="Comma-separated: v10, v10_ctx.")] = "v10,v10_ctx",
-    seeds: Annotated[int, typer.Option(help="Seeds per variant (only 1 is supported yet).")] = 1,
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs per fit (default 30).")] = None,
+    seeds: Annotated[
+        int, typer.Option(help="Fits per variant and fold, seeds S, S+1, ... (the same for every variant).")
+    ] = 1,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs per fit (evaluate's default 6).")] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Early-stopping patience in epochs (evaluate's default 2).")
+    ] = None,
     max_train_rows: Annotated[
         int | None, typer.Option(help="Training samples per fold, most recent.")
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Training TOML; its splits are replaced by the folds.")
     ] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="2 folds, 1 epoch, 3000 training rows.")] = False,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick", help="A few minutes: 2 folds, 1 epoch, 3000 training rows, 50-tree base model."
+        ),
+    ] = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -261,35 +272,51 @@ def evaluate(
     """Walk-forward evaluation: retrain every variant per fold; metrics vs baselines and the trade table."""
     with cli_errors(debug):
         from featurestore.report import key_value_table
-        from train.evaluation.walkforward import EvaluateConfig, evaluate_snapshot
-        from train.fitting.config import load_run_config
-
-        if quick:
-            folds, epochs, max_train_rows = 2, epochs or 1, max_train_rows or 3000
-        if seeds != 1:
-            raise ValueError("--seeds: only 1 seed per variant is supported yet")
-        run_config = load_run_config(config, {"epochs": epochs, "max_train_rows": max_train_rows})
-        evaluate_config = EvaluateConfig(
-            n_folds=folds, variants=tuple(v.strip() for v in variants.split(","))
+        from train.app.evaluate_progress import EvaluateProgress
+        from train.evaluation.walkforward import (
+            QUICK_FOLDS,
+            EvaluateConfig,
+            evaluate_run_config,
+            evaluate_snapshot,
         )
-        with StageProgress() as progress:
-            report = evaluate_snapshot(
-                store_at(store), snapshot, run_config, evaluate_config, on_stage=progress.stage
-            )
-        if as_json:
+
+        overrides = {"epochs": epochs, "early_stop_patience": patience, "max_train_rows": max_train_rows}
+        run_config = evaluate_run_config(config, overrides, quick=quick)
+        evaluate_config = EvaluateConfig(
+            n_folds=QUICK_FOLDS if quick else folds,
+            variants=tuple(v.strip() for v in variants.split(",")),
+            seeds=seeds,
+        )
+        if as_json:  # stdout is the JSON, stderr stays quiet
+            report = evaluate_snapshot(store_at(store), snapshot, run_config, evaluate_config)
             _emit_json(report)
             return
+        with EvaluateProgress(err) as progress:
+            report = evaluate_snapshot(
+                store_at(store),
+                snapshot,
+                run_config,
+                evaluate_config,
+                on_stage=progress.stage,
+                on_step=progress.step,
+            )
         rows = {}
         for variant, pooled in report["pooled"].items():
-            d = pooled["direction"]
+            i = pooled["intervals"]["direction"]
             rows[f"{variant} pooled direction"] = (
-                f"AUC {d['auc']:.4f}  log loss {d['log_loss']:.4f}  n {d['n']}"
+                f"AUC {i['auc']['estimate']:.4f} [{i['auc']['low']:.4f}, {i['auc']['high']:.4f}]  "
+                f"log loss {i['log_loss']['estimate']:.4f} [{i['log_loss']['low']:.4f}, "
+                f"{i['log_loss']['high']:.4f}]  n {i['log_loss']['n']}"
             )
         if report["paired_log_loss"]:
-            rows["v10_ctx - v10 log loss"] = f"{report['paired_log_loss']['pooled']['difference']:+.4f}"
+            p = report["paired_log_loss"]["pooled"]["interval"]
+            rows["v10_ctx - v10 log loss"] = f"{p['estimate']:+.4f} [{p['low']:+.4f}, {p['high']:+.4f}]"
+        rows["seconds"] = f"{report['seconds']['total']:.0f}"
         title = "Walk-forward evaluation (long only; realized_bps after spread cost)"
         out.print(key_value_table(title, rows))
         out.print(f"Report (opens offline): {report['report_html']}", highlight=False, soft_wrap=True)
+        bundles = f"{report['report_dir']}/bundles"
+        out.print(f"Fold bundles (train replay --bundle ...): {bundles}", highlight=False, soft_wrap=True)
 
 
 @app.command("verify-fullyear")

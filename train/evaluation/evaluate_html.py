@@ -1,5 +1,6 @@
-"""report.html of `train evaluate`: pooled metrics with intervals beside the baselines, the paired
-v10_ctx - v10 log loss, the trade table against always-enter and random entry, and the tau curve plot, all
+"""report.html of `train evaluate`: pooled metrics with intervals beside the baselines, per-fold metrics
+with intervals, each seed alone, the paired v10_ctx - v10 log loss, the trade table against always-enter
+and random entry, the plots of `evaluate_plots` (inline), the bundle of every fit and how to replay it, all
 in one offline page (`validation.html_report`). Written beside report.json."""
 
 from __future__ import annotations
@@ -7,11 +8,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from train.fitting.plots import plt, save_figure
 from validation.html_report import Figure, HtmlReport, Section, Table, Verdict, cell, write_html
 
 REPORT_NAME = "report.html"
-TAU_PLOT = "tau_curve.png"
+FIGURES = (
+    (
+        "per_fold_metrics",
+        "Direction metrics per fold, each variant and baseline, 95% intervals",
+        "direction log loss and AUC per fold",
+    ),
+    (
+        "reliability",
+        "Reliability of p_long on the pooled test blocks (per bin: n and 95% interval)",
+        "reliability diagram",
+    ),
+    (
+        "tau_curve",
+        "The tau curve: mean realized_bps by threshold against the random-entry band",
+        "mean realized_bps by tau",
+    ),
+)
 
 
 def _interval(i: dict[str, Any] | None) -> str:
@@ -48,33 +64,6 @@ def edge_sentence(report: dict[str, Any]) -> str:
     return "; ".join(parts) + ". Long only, after the spread (and configured commission)."
 
 
-def plot_tau_curves(report: dict[str, Any], path: Path) -> Path:
-    """Mean realized_bps per p_long threshold with its interval, against the random-entry band."""
-    variants = list(report["pooled"])
-    fig, axes = plt.subplots(1, len(variants), figsize=(6 * len(variants), 4), squeeze=False)
-    for ax, variant in zip(axes[0], variants, strict=True):
-        rows = [r for r in report["pooled"][variant]["trades"]["table"] if r["rule"].startswith("p_long >=")]
-        taus = [r["cut"] for r in rows]
-        mean = [r["mean_bps"] for r in rows]
-        low = [r.get("intervals", {}).get("mean_bps", {}).get("low", float("nan")) for r in rows]
-        high = [r.get("intervals", {}).get("mean_bps", {}).get("high", float("nan")) for r in rows]
-        band = [r["random_band"]["mean_bps"] if r["random_band"] else [float("nan")] * 2 for r in rows]
-        ax.fill_between(
-            taus,
-            [b[0] for b in band],
-            [b[1] for b in band],
-            color="grey",
-            alpha=0.3,
-            label="random entry, same rate (2.5-97.5%)",
-        )
-        ax.fill_between(taus, low, high, color="C0", alpha=0.25, label="95% interval (days)")
-        ax.plot(taus, mean, "o-", color="C0", label="mean realized_bps")
-        ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.set(title=f"{variant}: long entries at p_long >= tau", xlabel="tau", ylabel="mean realized_bps")
-        ax.legend(fontsize=8)
-    return save_figure(fig, path)
-
-
 def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
     kind, paired_text = paired_sentence(report["paired_log_loss"])
     verdict = Verdict(paired_text, kind, edge_sentence(report))
@@ -88,15 +77,16 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
     for variant, folds in report["per_fold"].items():
         for fold in folds:
             m = fold["metrics"]
-            base = m["baselines"]["direction"]
+            base = m["baseline_intervals"]
             baseline_rows.append(
                 (
                     variant,
                     fold["fold"],
-                    cell(m["test"]["direction"]["log_loss"]),
-                    cell(base["prior"]["log_loss"]),
-                    cell(base["logistic"]["log_loss"]),
-                    cell(base["base_model"]["log_loss"]),
+                    _interval(m["intervals"]["direction"]["log_loss"]),
+                    _interval(m["intervals"]["direction"]["auc"]),
+                    _interval(base["prior"]["direction"]["log_loss"]),
+                    _interval(base["logistic"]["direction"]["log_loss"]),
+                    _interval(base["base_model"]["direction"]["log_loss"]),
                     cell(m["test"]["direction"]["n"]),
                 )
             )
@@ -107,14 +97,28 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
             (Table(("variant", "head", "metric", "estimate [95%]", "n", "days"), metric_rows),),
         ),
         Section(
-            "Direction log loss per fold against the baselines (same rows)",
-            tables=(
+            "Direction per fold against the baselines (same rows, 95% intervals by trading day)",
+            [
+                f"Seeds {', '.join(map(str, report['seeds']))}: {report['seed_pooling']}. The baselines are "
+                "fitted once per fold on its training samples."
+            ],
+            (
                 Table(
-                    ("variant", "fold", "model", "class prior", "logistic", "base model alone", "n"),
+                    (
+                        "variant",
+                        "fold",
+                        "model log loss",
+                        "model AUC",
+                        "class prior log loss",
+                        "logistic log loss",
+                        "base model alone log loss",
+                        "n",
+                    ),
                     baseline_rows,
                 ),
             ),
         ),
+        _seed_section(report),
     ]
     if report["paired_log_loss"]:
         paired_rows = [
@@ -173,16 +177,53 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
                 ),
             )
         )
-    plot = plot_tau_curves(report, Path(report_dir) / TAU_PLOT)
-    sections.append(Section("The tau curve", figures=(Figure.from_png(plot, "mean realized_bps by tau"),)))
+    for key, title, alt in FIGURES:
+        figure = Figure.from_png(Path(report_dir) / report["plots"][key], alt)
+        sections.append(Section(title, figures=(figure,)))
+    sections.append(_bundle_section(report))
+    bound = report["training_bound"]
     facts = {
         "snapshot": report["snapshot_id"],
         "folds": len(report["folds"]),
         "variants": ", ".join(report["variants"]),
+        "seeds": ", ".join(map(str, report["seeds"])),
+        "training bound": f"at most {bound['max_epochs']} epochs, early stopping patience "
+        f"{bound['early_stop_patience']}, max train rows {bound['max_train_rows'] or 'all'}, base model "
+        f"{bound['base_model_trees']} trees",
         "intervals": report["intervals"],
+        "wall time": f"{report['seconds']['total']:.0f} s (per fold and fit in report.json)",
     }
     return HtmlReport(
         f"Walk-forward evaluation: {report['snapshot_id'][:12]}", verdict, sections, facts, "report.json"
+    )
+
+
+def _seed_section(report: dict[str, Any]) -> Section:
+    rows = []
+    for variant, seeds in report["per_seed"].items():
+        for s in seeds:
+            i = s["intervals"]["direction"]
+            rows.append(
+                (variant, s["seed"], _interval(i["log_loss"]), _interval(i["auc"]), cell(i["log_loss"]["n"]),
+                 ", ".join(map(str, s["best_epochs"])))
+            )  # fmt: skip
+    paired = report["paired_log_loss"]
+    text = ["Each seed's models alone on the pooled test blocks: the spread is the training noise."]
+    if paired:
+        text.append(
+            "v10_ctx - v10 log loss per seed: "
+            + "; ".join(f"seed {p['seed']} {_interval(p['interval'])}" for p in paired["per_seed"])
+        )
+    header = ("variant", "seed", "direction log loss", "direction AUC", "n", "best epoch per fold")
+    return Section("Each seed alone (pooled test blocks)", text, (Table(header, rows),))
+
+
+def _bundle_section(report: dict[str, Any]) -> Section:
+    rows = [(b["fold"], b["variant"], b["seed"], b["path"], b["replay"]) for b in report["bundles"]]
+    return Section(
+        "The bundle of every fit (replay any fold)",
+        ["Each is a full bundle; replaying it on the fold's test days gives that seed's test p_long."],
+        (Table(("fold", "variant", "seed", "bundle", "replay"), rows),),
     )
 
 

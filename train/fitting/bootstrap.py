@@ -80,14 +80,37 @@ def mean_interval(
     values = np.asarray(values, dtype=np.float64)
     day = _check(days, len(values), n_resamples, confidence)
     n_days = int(day.max()) + 1 if len(day) else 0
-    if n_days == 0:
-        return Interval(float("nan"), float("nan"), float("nan"), 0, 0, confidence)
     sums = np.bincount(day, weights=values, minlength=n_days)
-    counts = np.bincount(day, minlength=n_days).astype(np.float64)
+    counts = np.bincount(day, minlength=n_days)
+    return day_mean_interval(sums, counts, n_resamples=n_resamples, confidence=confidence, seed=seed)
+
+
+def day_mean_interval(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Interval:
+    """The row mean from per-day sums and row counts (one entry per day), with its interval.
+
+    For a statistic known only per day (e.g. a baseline's log loss on each day's rows: sum = mean x n), the
+    same resampling as :func:`mean_interval`, which calls it.
+    """
+    sums = np.asarray(sums, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    if sums.shape != counts.shape or sums.ndim != 1:
+        raise ValueError(f"per-day sums {sums.shape} and counts {counts.shape} must be two equal 1-d arrays")
+    if n_resamples < 1 or not 0.0 < confidence < 1.0:
+        raise ValueError(f"need n_resamples >= 1 and 0 < confidence < 1, got {n_resamples}, {confidence}")
+    n_days, n = len(sums), int(counts.sum())
+    if n_days == 0 or n == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), 0, 0, confidence)
     picks = np.random.default_rng(seed).integers(0, n_days, size=(n_resamples, n_days))
     means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
     low, high = _percentiles(means, confidence)
-    return Interval(float(values.mean()), low, high, len(values), n_days, confidence)
+    return Interval(float(sums.sum() / n), low, high, n, n_days, confidence)
 
 
 def block_bootstrap(

@@ -125,7 +125,7 @@ def _train_run(
     bundle_path = None
     if rank == 0:
         stage("save bundle")
-        bundle_path = _save(store, out, snapshot, prepared, fitted, metrics, config)
+        bundle_path = save_run_bundle(store.bundles_dir / out, snapshot, prepared, fitted, metrics, config)
     return TrainResult(
         bundle_path,
         snapshot_id,
@@ -163,15 +163,15 @@ def _versions() -> dict[str, str | None]:
     }
 
 
-def _save(
-    store: Store,
-    out: str,
+def save_run_bundle(
+    path: Path,
     snapshot: Snapshot,
     prepared: Prepared,
     fitted: FitResult,
     metrics: dict[str, Any],
     config: RunConfig,
 ) -> Path:
+    """The bundle of one fitted run at ``path`` (`train run`, and each fit of `train evaluate`)."""
     model_config = config.model_config
     names = input_names()
     with_ctx = config.variant == "v10_ctx"
@@ -211,7 +211,7 @@ def _save(
             ),
         }
         return save_bundle(
-            store.bundles_dir / out,
+            path,
             fitted.model,
             model_config,
             prepared.base_model,

@@ -50,6 +50,12 @@ def test_evaluate_two_folds_on_the_real_year(tmp_path: Path) -> None:
     paired = report["paired_log_loss"]["pooled"]
     assert paired["interval"]["estimate"] == pytest.approx(paired["difference"])
     assert all(fold["interval"]["n"] == fold["n"] for fold in report["paired_log_loss"]["per_fold"])
-    assert (Path(report["report_dir"]) / "report.json").is_file()
-    page = assert_self_contained_report(Path(report["report_html"]), "v10_ctx")
+    out = Path(report["report_dir"])
+    assert (out / "report.json").is_file()
+    assert len(report["bundles"]) == 4 and all(
+        (Path(b["path"]) / "metadata.json").is_file() for b in report["bundles"]
+    )
+    assert all((out / name).is_file() for name in report["plots"].values())
+    assert result.stderr == ""  # progress is quiet under --json
+    page = assert_self_contained_report(Path(report["report_html"]), "v10_ctx", min_images=3)
     assert "Trade table, v10_ctx" in page and "random band" in page

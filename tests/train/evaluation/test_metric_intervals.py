@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.evaluation.metric_intervals import trade_intervals
+from train.evaluation.metric_intervals import reliability_intervals, trade_intervals
 from train.evaluation.trades import TradeRows, one_position
 from train.fitting.intervals import binary_intervals, paired_log_loss_interval
 from train.fitting.metrics import binary_metrics
@@ -48,3 +48,17 @@ def test_trade_intervals_cover_the_mean_of_the_trades_taken() -> None:
     mean = rows.realized_bps[taken].mean()
     assert got["mean_bps"]["n"] == len(taken) and got["mean_bps"]["low"] <= mean <= got["mean_bps"]["high"]
     assert trade_intervals(rows, np.zeros(n, bool), taken[:0]) == {}
+
+
+def test_reliability_bins_are_deciles_and_detect_a_miscalibrated_model() -> None:
+    rng = np.random.default_rng(3)
+    n = 8000
+    p = rng.uniform(0.45, 0.60, n)  # a narrow band, as a model's p_long is
+    y = (rng.random(n) < p).astype(np.float64)
+    calibrated = reliability_intervals(y, p, _ts(n))
+    assert len(calibrated) == 10 and sum(b["n"] for b in calibrated) == n
+    assert max(b["n"] for b in calibrated) - min(b["n"] for b in calibrated) <= 1
+    covered = sum(b["low"] <= b["mean_p"] <= b["high"] for b in calibrated)
+    assert covered >= 8
+    shifted = reliability_intervals(y, np.clip(p + 0.15, 0, 1), _ts(n))  # says 15 points too high
+    assert sum(b["high"] < b["mean_p"] for b in shifted) >= 9

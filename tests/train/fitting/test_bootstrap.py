@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.fitting.bootstrap import block_bootstrap, mean_interval, trading_days
+from train.fitting.bootstrap import block_bootstrap, day_mean_interval, mean_interval, trading_days
 
 BARS_PER_DAY = 100
 
@@ -63,6 +63,22 @@ def test_generic_statistic_agrees_with_the_vectorized_mean() -> None:
     assert fast.estimate == pytest.approx(slow.estimate)
     assert fast.low == pytest.approx(slow.low, abs=0.01) and fast.high == pytest.approx(slow.high, abs=0.01)
     assert (fast.n, fast.n_days) == (len(x), 30)
+
+
+def test_per_day_means_give_the_rows_interval() -> None:
+    """A statistic known only per day (a mean and a count per day) gets the per-row interval."""
+    rng = np.random.default_rng(8)
+    days = _days(25)
+    x = rng.standard_normal(len(days)) + rng.standard_normal(25)[days]
+    counts = np.bincount(days)
+    day_means = np.bincount(days, weights=x) / counts
+    from_days = day_mean_interval(day_means * counts, counts, seed=4)
+    from_rows = mean_interval(x, days, seed=4)
+    assert from_days.estimate == pytest.approx(x.mean())
+    assert (from_days.low, from_days.high) == pytest.approx((from_rows.low, from_rows.high))
+    assert (from_days.n, from_days.n_days) == (len(x), 25)
+    with pytest.raises(ValueError, match="equal"):
+        day_mean_interval(np.zeros(3), np.zeros(2))
 
 
 def test_paired_difference_sees_the_same_days() -> None:
