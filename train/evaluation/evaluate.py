@@ -257,20 +257,17 @@ def _fit_seed(
 
 def fold_metrics(scored: dict[str, Any]) -> dict[str, Any]:
     """The test-block figures of one fold from `evaluate_predictions`: the model (with its intervals), the
-    class prior and the logistic model per head, the base model alone (direction), and their intervals."""
+    baselines per head (class prior, logistic; the base model alone for direction) and their intervals."""
     test, base = scored["test"], scored["baselines"]["test"]
     heads = ("direction", "early_move")
     return {
         "test": test,
         "intervals": {head: test[head]["intervals"] for head in heads},
-        "baselines": {
-            head: {name: b for name, b in base[head].items() if name != "base_model"} for head in heads
-        },
+        "baselines": base,
         "baseline_intervals": {
             name: {head: base[head][name]["intervals"] for head in heads if name in base[head]}
             for name in ("prior", "logistic", "base_model")
         },
-        "base_model_direction": base["direction"]["base_model"],
         "baseline_fit": scored["baseline_fit"],
     }
 

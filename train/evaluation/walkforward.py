@@ -8,7 +8,7 @@ Usage::
 
 Pooled figures concatenate the folds' test blocks (disjoint, in time order). Each variant uses the same
 seeds on the same folds; the base model, channels and normalization are prepared once per fold and seed and
-shared by the variants (they do not depend on the variant); the baselines once per fold (the first seed's).
+shared by the variants (they do not depend on the variant); the baselines are the first seed's.
 With several seeds a row's p is the mean of the seeds' p (``pooled``); each seed alone is in ``per_seed``.
 
 Writes ``reports/evaluate-<snapshot>-<utc time>/`` under the store: report.json, the PNGs, report.html,
