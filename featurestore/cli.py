@@ -326,13 +326,16 @@ def docs(
     from featurestore.console import err, open_in_browser
     from featurestore.errors import FeatureStoreError
     from featurestore.snapshots import check_id, list_snapshots, recorded_contract
+    from schemas.versions import DEFAULT_CONTRACT
     from validation.data_docs import docs_page, site_dir
 
     def action() -> None:
         root = store_at(store)
-        manifest = next((m for m in list_snapshots(root) if m.get("id") == check_id(snapshot_id)), None)
-        contract = recorded_contract(manifest) if manifest is not None else None
-        page = docs_page(root.validation_dir, snapshot_id, contract) if contract else None
+        wanted = check_id(snapshot_id)
+        manifest = next((m for m in list_snapshots(root) if m.get("id") == wanted), None)
+        # the page order follows the snapshot's own contract (the newest for docs whose snapshot is gone)
+        contract = recorded_contract(manifest) if manifest is not None else DEFAULT_CONTRACT
+        page = docs_page(root.validation_dir, wanted, contract)
         if page is None:
             raise FeatureStoreError(
                 f"no data docs for snapshot {snapshot_id}: run `fs validate` for its range"

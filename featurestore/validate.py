@@ -152,10 +152,10 @@ def _range_contract(con: Any, config: ValidateConfig, start: datetime, end: date
 
 def _require_tables(con: Any, contract: Contract) -> None:
     present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    missing = [stored_table(contract, t) for t in contract.tables if stored_table(contract, t) not in present]
+    missing = [t.name for t in contract.tables if stored_table(contract, t) not in present]
     if missing:
         raise MaterializeError(
-            f"the store has no {', '.join(missing)} table: "
+            f"the store has no {', '.join(missing)} table of contract {contract.version}: "
             f"run `fs materialize --contract {contract.version}` first"
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,6 +14,23 @@ from featurestore.synthetic import SyntheticConfig, generate_candles
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 REAL_M5 = SHARED_DATA / "xauusd_m5_2025_mt5.tsv"
+
+
+_TABLE_REF = re.compile(
+    r"\b(FROM|UPDATE|INTO|TABLE|JOIN)\s+(context|seq_features|snap_features|eligibility|labels)\b", re.I
+)
+
+
+def stored(sql: str) -> str:
+    """`sql` with each materialized table named as the store holds it under the default contract (v2
+    prefixes its tables: `v2_context`), so a test can write the contract's table names."""
+    from featurestore.versions import stored_table
+    from schemas.versions import DEFAULT_CONTRACT
+
+    def name(match: re.Match[str]) -> str:
+        return f"{match.group(1)} {stored_table(DEFAULT_CONTRACT, DEFAULT_CONTRACT.table(match.group(2)))}"
+
+    return _TABLE_REF.sub(name, sql)
 
 
 def real_m5_or_skip() -> Path:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from featurestore.cli import app
 from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
 from tests.cli_checks import assert_exit
+from tests.conftest import stored
 
 runner = CliRunner()
 FS = [sys.executable, "-m", "featurestore.cli"]
@@ -75,7 +76,8 @@ def test_rerun_replaces_rows_instead_of_duplicating(store: Path) -> None:
             == 0
         )
     con = duckdb.connect(str(store / "featurestore.duckdb"), read_only=True)
-    total, distinct = con.execute("SELECT count(*), count(DISTINCT ts) FROM snap_features").fetchall()[0]
+    sql = stored("SELECT count(*), count(DISTINCT ts) FROM snap_features")
+    total, distinct = con.execute(sql).fetchall()[0]
     con.close()
     assert total == distinct
 
@@ -166,7 +168,7 @@ def test_sigkill_mid_run_leaves_a_readable_store(store: Path, delay: float) -> N
     victim.wait()
     con = duckdb.connect(str(store / "featurestore.duckdb"))
     counts = [
-        con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+        con.execute(stored(f"SELECT count(*) FROM {t}")).fetchall()[0][0]
         for t in ("context", "snap_features", "labels")
     ]
     con.close()

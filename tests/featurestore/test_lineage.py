@@ -43,7 +43,7 @@ def clean_store(tmp_path_factory: pytest.TempPathFactory, candles: pl.DataFrame)
     ingest_file(
         store, write_mt5_tsv(candles, root / "c.tsv"), IngestOptions("XAUUSD", fmt="mt5", source_tz="EET")
     )
-    materialize(store, MaterializeConfig("XAUUSD", START, END))
+    materialize(store, MaterializeConfig("XAUUSD", START, END), contract=CONTRACT)  # this module: v1
     return root / "store"
 
 
@@ -162,7 +162,7 @@ def test_never_materialized_part_is_named_alone(store: Store) -> None:
 
 
 def test_sub_range_of_a_run_and_a_later_partial_run_seal(store: Store) -> None:
-    materialize(store, MaterializeConfig("XAUUSD", date(2025, 3, 3), date(2025, 3, 7)))
+    materialize(store, MaterializeConfig("XAUUSD", date(2025, 3, 3), date(2025, 3, 7)), contract=CONTRACT)
     sealed = validate(store, CONFIG)
     runs = sealed_runs = open_snapshot(store, sealed.snapshot_id).manifest["materialize_runs"]
     assert [r["rows_of"] for r in runs] == [
@@ -178,7 +178,7 @@ def test_stale_and_fresh_snapshots_of_one_range_are_told_apart(
 ) -> None:
     first = validate(store, CONFIG)
     _replace_ingest(store, candles, tmp_path)
-    materialize(store, MaterializeConfig("XAUUSD", START, END))
+    materialize(store, MaterializeConfig("XAUUSD", START, END), contract=CONTRACT)
     second = validate(store, CONFIG)
     assert second.snapshot_id != first.snapshot_id
     old, new = (open_snapshot(store, s.snapshot_id).manifest for s in (first, second))
@@ -222,7 +222,7 @@ def test_status_reports_current_stale_hash_and_stale_candles(
         write_mt5_tsv(changed, tmp_path / "changed.tsv"),
         IngestOptions("XAUUSD", fmt="mt5", source_tz="EET", on_conflict="replace"),
     )
-    materialize(store, MaterializeConfig("XAUUSD", date(2025, 3, 10), date(2025, 3, 14)))
+    materialize(store, MaterializeConfig("XAUUSD", date(2025, 3, 10), date(2025, 3, 14)), contract=CONTRACT)
     result = runner.invoke(app, ["status", "--symbol", "XAUUSD", "--json", "--store", str(store.root)])
     assert result.exit_code == 0, result.output
     parts = json.loads(result.output)["symbols"]["XAUUSD"]["materialized"]
@@ -262,7 +262,7 @@ def test_v2_materialize_and_validate_and_open_under_its_own_version(store: Store
     assert snap.contract is CONTRACT_V2 and snap.manifest["sql_version"] == "v2"
     assert "realized_bps" in snap.table("labels").column_names
     with pytest.raises(SnapshotError, match="holds contract v2 data and was opened under contract v1"):
-        open_snapshot(store, snap_id)
+        open_snapshot(store, snap_id, contract=CONTRACT)
     # v1's rows of the range live beside v2's and are still current: both versions seal, apart
     v1 = validate(store, CONFIG, contract=CONTRACT)
     assert v1.snapshot_id != snap_id and open_snapshot(store, v1.snapshot_id).manifest["sql_version"] == "v1"

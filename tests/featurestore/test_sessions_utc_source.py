@@ -17,6 +17,7 @@ from featurestore.ingest import IngestOptions, ingest_file
 from featurestore.materialize import MaterializeConfig, materialize
 from featurestore.store import Store
 from featurestore.synthetic import SyntheticConfig, generate_candles
+from tests.conftest import stored
 
 
 @pytest.mark.parametrize(
@@ -36,7 +37,7 @@ def test_sessions_of_a_utc_source_across_clock_changes(tmp_path: Path, start: da
     ingest_file(store, path, IngestOptions(symbol="XAUUSD"))
     materialize(store, MaterializeConfig("XAUUSD", days[0], days[1]))
     with store.connect(read_only=True) as con:
-        rows = dict(con.execute("SELECT ts, session_id FROM context").fetchall())
+        rows = dict(con.execute(stored("SELECT ts, session_id FROM context")).fetchall())
     for day in days:
         at = {
             hour_minute: rows[datetime(day.year, day.month, day.day, *hour_minute)]

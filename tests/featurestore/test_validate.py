@@ -23,6 +23,7 @@ from featurestore.store import Store
 from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
 from featurestore.validate import ValidateConfig, ValidationFailed, validate
 from tests.cli_checks import assert_exit
+from tests.conftest import stored
 from tests.html_checks import assert_self_contained_report
 
 START, END = date(2025, 2, 3), date(2025, 3, 28)
@@ -123,7 +124,7 @@ def test_injected_fault_is_caught_and_no_snapshot_is_written(store: Store, fault
     statements, (table, column, check) = FAULTS[fault]
     con = duckdb.connect(str(store.db_path))
     for sql in statements:
-        con.execute(sql)
+        con.execute(stored(sql))
     con.close()
     with pytest.raises(ValidationFailed) as caught:
         validate(store, CONFIG)
@@ -140,7 +141,7 @@ def test_injected_fault_is_caught_and_no_snapshot_is_written(store: Store, fault
 
 def test_cli_failure_exits_non_zero_and_prints_the_report(store: Store) -> None:
     con = duckdb.connect(str(store.db_path))
-    con.execute(f"UPDATE context SET atr_bps = 1500 WHERE ts = {FIRST_ROW.format(t='context')}")
+    con.execute(stored(f"UPDATE context SET atr_bps = 1500 WHERE ts = {FIRST_ROW.format(t='context')}"))
     con.close()
     result = runner.invoke(
         app,

@@ -59,8 +59,9 @@ from typing import Any
 import numpy as np
 
 from train.fitting.bootstrap import mean_interval, trading_days
+from train.fitting.dataset import Tensors
 from train.fitting.intervals import paired_log_loss_interval, row_log_loss
-from train.serving.scoring import CONTROL
+from train.serving.scoring import CONTROL, AblationPlan, ablation_outputs, context_swaps, predict_rows
 
 USES = "uses context"
 IGNORES = "ignores context"
@@ -273,3 +274,21 @@ def _verdict(usage: Mapping[str, Any], config: VerdictConfig) -> tuple[str, str]
         f"{moved}; {relied}, above 0, but {skilled}, not below 0: the model does not predict better than a "
         f"constant, so what context does for it is not skill{early_note}"
     )
+
+
+def model_context_usage(
+    model: Any, variant: str, tensors: Tensors, rows: np.ndarray, ts: np.ndarray, config: VerdictConfig
+) -> dict[str, Any]:
+    """`context_usage` of a fitted model on the sample `rows` of `tensors` (their labels are the tensors'
+    targets; `ts` the rows' bar times): what replay computes, for a model that is not in a bundle (each fit
+    of `train evaluate`, on its fold's test block)."""
+    plan = AblationPlan(config.repeats, config.seed)
+    outputs = predict_rows(model, variant, tensors, rows, swaps=context_swaps(rows, variant, plan))
+    y = tensors.targets[rows].double().numpy()
+    replayed = Replayed(
+        ts=ts,
+        outputs=outputs["model"],
+        ablated=ablation_outputs(outputs, variant, plan),
+        labels={HEADS["direction"][1]: y[:, 0], HEADS["early_move"][1]: y[:, 1]},
+    )
+    return context_usage(replayed, config, has_ctx_inputs=variant == "v10_ctx")

@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from featurestore.api import Snapshot
+from train.evaluation.context_evidence import VerdictConfig, model_context_usage
 from train.evaluation.folds import Fold, rolling_folds
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
 from train.fitting.config import RunConfig
@@ -58,6 +59,7 @@ class SeedRun:
     val_p: np.ndarray
     metrics: dict[str, Any]  # test split metrics of this seed alone
     evaluation: dict[str, Any]  # `evaluate_predictions` of this seed (val and test, with the baselines)
+    context: dict[str, Any]  # reliance on context on the test block (`context_evidence`), compact
     best_epoch: int
     epochs_run: int
     stopped_early: bool
@@ -73,6 +75,7 @@ class SeedRun:
             "stopped_early": self.stopped_early,
             "seconds": round(self.seconds, 1),
             "bundle": self.bundle,
+            "context_usage": self.context,
         }
 
 
@@ -229,6 +232,11 @@ def _fit_seed(
         for split in ("val", "test")
     }
     scored = evaluate_predictions(prepared, pred, cfg.seed)
+    test_rows = prepared.idx["test"].numpy()
+    ts = prepared.frame["ts"].cast(pl.Datetime("us")).to_numpy()[test_rows]
+    usage = model_context_usage(
+        fitted.model, cfg.variant, prepared.eval_tensors, test_rows, ts, VerdictConfig(seed=cfg.seed)
+    )
     bundle = None
     if bundle_dir is not None:
         metrics = {  # what `train run` stores, so `train inspect` and replay read it alike
@@ -247,12 +255,26 @@ def _fit_seed(
         val_p=pred["val"]["direction"],
         metrics=scored["test"],
         evaluation=scored,
+        context=compact_usage(usage),
         best_epoch=fitted.best_epoch,
         epochs_run=len(fitted.history),
         stopped_early=fitted.stopped_early,
         seconds=seconds,
         bundle=bundle,
     )
+
+
+def compact_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """What a fold's report keeps of `context_usage`: the verdict with its reason, and per context group the
+    sensitivity and the direction / early_move reliance with their intervals."""
+    return {
+        "verdict": usage["verdict"],
+        "reason": usage["reason"],
+        "skill": usage["skill"],
+        "sensitivity": {g: v["mean_abs_delta"] for g, v in usage["sensitivity"].items()},
+        "reliance": usage["reliance"],
+        "noise_floor": usage["noise_floor"]["p95_abs_delta"],
+    }
 
 
 def fold_metrics(scored: dict[str, Any]) -> dict[str, Any]:

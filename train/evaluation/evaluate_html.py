@@ -64,6 +64,42 @@ def edge_sentence(report: dict[str, Any]) -> str:
     return "; ".join(parts) + ". Long only, after the spread (and configured commission)."
 
 
+def _reliance_section(report: dict[str, Any]) -> Section:
+    """Per fold, variant and seed: does the model use context on the fold's test block (DESIGN 13)?"""
+    rows = []
+    for variant, folds in report["per_fold"].items():
+        for fold in folds:
+            for seed in fold["seeds"]:
+                usage = seed["context_usage"]
+                direction = usage["reliance"]["all_context"]["direction"]
+                rows.append(
+                    (
+                        variant,
+                        fold["fold"],
+                        seed["seed"],
+                        usage["verdict"],
+                        _interval(direction),
+                        _interval(usage["skill"]),
+                        cell(direction["n"]),
+                    )
+                )
+    return Section(
+        "Reliance on context per fold (test block, all context permuted 5 times)",
+        [
+            "Reliance: how much the held-out direction log loss rises when all context inputs (v10: its "
+            "regime ids) are permuted across the test block's bars; skill: the model's log loss minus the "
+            "constant base rate's. 'uses context' needs both intervals on the right side of 0 "
+            "(docs/replay.md)."
+        ],
+        (
+            Table(
+                ("variant", "fold", "seed", "verdict", "reliance [95%]", "skill [95%]", "n"),
+                rows,
+            ),
+        ),
+    )
+
+
 def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
     kind, paired_text = paired_sentence(report["paired_log_loss"])
     verdict = Verdict(paired_text, kind, edge_sentence(report))
@@ -119,6 +155,7 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
             ),
         ),
         _seed_section(report),
+        _reliance_section(report),
     ]
     if report["paired_log_loss"]:
         paired_rows = [

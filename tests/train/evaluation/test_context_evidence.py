@@ -15,10 +15,9 @@ from train.evaluation.context_evidence import (
     INCONCLUSIVE,
     MOVES,
     USES,
-    Replayed,
     VerdictConfig,
     benefit,
-    context_usage,
+    model_context_usage,
 )
 from train.fitting.config import OptimConfig, RunConfig
 from train.fitting.dataset import SEQ_LEN, Tensors
@@ -81,17 +80,7 @@ def evidence(
 ) -> dict:
     """What replay computes for the context usage of `model` on `rows` (the same scoring functions)."""
     config = config or VerdictConfig()
-    variant = model.config.variant
-    plan = AblationPlan(config.repeats, config.seed)
-    outputs = predict_rows(model, variant, tensors, rows, swaps=context_swaps(rows, variant, plan))
-    y = tensors.targets[rows].double().numpy()
-    replayed = Replayed(
-        ts=ts[rows],
-        outputs=outputs["model"],
-        ablated=ablation_outputs(outputs, variant, plan),
-        labels={"y_direction": y[:, 0], "y_early_move": y[:, 1]},
-    )
-    return context_usage(replayed, config, has_ctx_inputs=variant == "v10_ctx")
+    return model_context_usage(model, model.config.variant, tensors, rows, ts[rows], config)
 
 
 def untrained(variant: str, seed: int) -> torch.nn.Module:

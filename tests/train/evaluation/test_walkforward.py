@@ -14,6 +14,7 @@ from featurestore.store import Store
 from tests.html_checks import assert_self_contained_report
 from tests.train.conftest import TINY
 from train.app.cli import app
+from train.evaluation.context_evidence import VERDICTS
 from train.evaluation.trades import TradeConfig
 from train.evaluation.walkforward import (
     EVALUATE_OPTIM,
@@ -42,6 +43,13 @@ def test_two_seeds_two_variants_give_per_seed_rows_bundles_plots_and_stages(
     for variant in ("v10", "v10_ctx"):
         for fold in report["per_fold"][variant]:
             assert [s["seed"] for s in fold["seeds"]] == [7, 8]  # the same seeds for every variant
+            for seed in fold["seeds"]:  # reliance on context, each fit on its fold's test block
+                usage = seed["context_usage"]
+                assert usage["verdict"] in VERDICTS
+                direction = usage["reliance"]["all_context"]["direction"]
+                assert direction["n"] == fold["metrics"]["test"]["direction"]["n"]
+                assert direction["low"] <= direction["estimate"] <= direction["high"]
+                assert ("ctx_cat" in usage["reliance"]) == (variant == "v10_ctx")
             m = fold["metrics"]
             assert m["intervals"]["direction"]["auc"]["n"] == m["test"]["direction"]["n"]
             logistic = m["baseline_intervals"]["logistic"]["direction"]["log_loss"]
@@ -68,6 +76,7 @@ def test_two_seeds_two_variants_give_per_seed_rows_bundles_plots_and_stages(
     assert all((out / name).stat().st_size > 1000 for name in report["plots"].values())
     page = assert_self_contained_report(Path(report["report_html"]), "v10_ctx", min_images=3)
     assert "Each seed alone" in page and "replay any fold" in page
+    assert "Reliance on context per fold" in page
     saved = json.loads((out / "report.json").read_text())
     assert saved["training_bound"] == {
         "max_epochs": 1,

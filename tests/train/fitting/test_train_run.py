@@ -200,7 +200,7 @@ def test_metadata_is_parsed_strictly(bundles: dict[str, Path], tmp_path: Path) -
 @pytest.mark.parametrize(
     ("stored", "who"),
     [
-        ("entry_v10_bundle/1", "an older version of the trainer"),
+        ("entry_v10_bundle/0", "an older version of the trainer"),  # /1 still loads (upgraded)
         (None, "a version of the trainer this code does not know"),
         ("entry_v10_bundle/99", "a version of the trainer this code does not know"),
     ],
