@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Self
 
 import typer
 from rich.console import Console
@@ -133,17 +133,17 @@ def print_warning(text: str) -> None:
     err.print(f"Warning: {text}", highlight=False, markup=False)
 
 
-class StageProgress:
-    """A transient progress line on stderr: the current stage, with a bar when a stage reports steps."""
+class ProgressDisplay:
+    """Transient progress bars (description, bar, n/m, elapsed) on `console`; a context manager. The
+    displays of the apps build on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Console, *, disable: bool = False) -> None:
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True,
+            console=console, transient=True, disable=disable,
         )  # fmt: skip
-        self._task = self._progress.add_task("starting", total=None)
 
-    def __enter__(self) -> StageProgress:
+    def __enter__(self) -> Self:
         self._progress.__enter__()
         return self
 
@@ -151,6 +151,14 @@ class StageProgress:
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._progress.__exit__(kind, value, tb)
+
+
+class StageProgress(ProgressDisplay):
+    """A transient progress line on stderr: the current stage, with a bar when a stage reports steps."""
+
+    def __init__(self) -> None:
+        super().__init__(err)
+        self._task = self._progress.add_task("starting", total=None)
 
     def stage(self, name: str) -> None:
         self._progress.update(self._task, description=name, completed=0, total=None)

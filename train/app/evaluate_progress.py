@@ -8,36 +8,23 @@ stage with the elapsed time. `--json` passes no progress at all, so nothing is p
 from __future__ import annotations
 
 import time
-from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from featurestore.console import ProgressDisplay
 from train.evaluation.walkforward import Stage
 
 
-class EvaluateProgress:
+class EvaluateProgress(ProgressDisplay):
     """Use as a context manager; pass :meth:`stage` and :meth:`step` to ``evaluate_snapshot``."""
 
     def __init__(self, console: Console) -> None:
+        super().__init__(console, disable=not console.is_terminal)
         self.console = console
         self.live = console.is_terminal
         self.started = time.perf_counter()
-        self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True, disable=not self.live,
-        )  # fmt: skip
         self._stages = self._progress.add_task("evaluate", total=None)
         self._steps = self._progress.add_task("", total=None, visible=False)
-
-    def __enter__(self) -> EvaluateProgress:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._progress.__exit__(kind, value, tb)
 
     def stage(self, stage: Stage) -> None:
         text = f"[{stage.done + 1}/{stage.total}] {stage.text}"
