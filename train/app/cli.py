@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Group
-from rich.table import Table
 
 from featurestore.console import (
     DEFAULT_SYMBOL,
@@ -41,33 +39,6 @@ app = typer.Typer(
 )
 
 
-def filter_rates(report: dict[str, Any]) -> Group:
-    """The snapshot's eligibility funnel and the trainer's own filters, as printed by `train run`."""
-    from featurestore.report import funnel_from_dict, funnel_table, key_value_table
-
-    stages = Table(title="Trainer filters", title_justify="left")
-    for column in ("stage", "rows left", "share of bars"):
-        stages.add_column(column, justify="left" if column == "stage" else "right")
-    for stage in report["trainer_stages"]:
-        stages.add_row(stage["name"], f"{stage['remaining']:,}", f"{stage['share_of_bars']:.1%}")
-    samples = key_value_table("Samples per split", report["samples"])
-    return Group(funnel_table(funnel_from_dict(report["snapshot_funnel"])), stages, samples)
-
-
-def metrics_table(rows: dict[str, dict[str, Any]]) -> Table:
-    from train.fitting.run import SUMMARY_COLUMNS, summary_cell
-
-    table = Table(
-        title="Metrics: model vs baselines on the same rows, estimate [95% block-bootstrap interval by day]",
-        title_justify="left",
-    )
-    for column in ("split / head", *SUMMARY_COLUMNS.values()):
-        table.add_column(column, justify="right")
-    for name, m in rows.items():
-        table.add_row(name.split(":")[0], *(summary_cell(m[k]) for k in SUMMARY_COLUMNS))
-    return table
-
-
 @app.command()
 def run(
     snapshot: Annotated[str, typer.Option(help="Snapshot id (see `fs snapshots list`).")],
@@ -87,6 +58,7 @@ def run(
 ) -> None:
     """Train a model from a validated snapshot and write a bundle."""
     with cli_errors(debug):
+        from train.app.run_view import filter_rates, metrics_table
         from train.fitting.config import load_run_config
         from train.fitting.run import summary_metrics, train_run
 
@@ -131,6 +103,7 @@ def demo(
         from featurestore.report import ingest_summary, materialize_summary, validate_summary
         from train.app.demo import run_full_demo
         from train.app.replay_view import replay_view
+        from train.app.run_view import metrics_table
         from train.fitting.run import summary_metrics
 
         data = choose_demo_data(store_at(store), synthetic=synthetic)
@@ -346,6 +319,7 @@ def verify_fullyear(
     invariant fails. Writes a Markdown + JSON report with plots."""
     with cli_errors(debug):
         from featurestore.report import key_value_table
+        from train.app.run_view import metrics_table
         from train.app.verify import VerifyConfig
         from train.app.verify import verify_fullyear as run_verification
         from train.evaluation.parity import ParityConfig
@@ -393,6 +367,7 @@ def inspect(
     with cli_errors(debug):
         from featurestore.report import key_value_table
         from schemas.bundle_metadata import BundleMetadataError, read_bundle_metadata
+        from train.app.run_view import filter_rates, metrics_table
         from train.fitting.bundle import BundleMismatch, load_entry_v10_bundle
         from train.fitting.run import summary_metrics
 
