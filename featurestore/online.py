@@ -34,7 +34,8 @@ import pyarrow.compute as pc
 from featurestore.errors import MaterializeError
 from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
 from featurestore.store import Store
-from schemas.contract import CONTRACT, Contract
+from schemas.contract import Contract
+from schemas.versions import CONTRACTS, DEFAULT_CONTRACT
 
 DECISION_TABLES = ("context", "seq_features", "snap_features", "eligibility")
 
@@ -44,7 +45,7 @@ def featurize_window(
     rows: int = 1,
     *,
     blocked_intervals: Sequence[tuple[datetime, datetime]] = (),
-    contract: Contract = CONTRACT,
+    contract: Contract = DEFAULT_CONTRACT,
 ) -> dict[str, pa.Table]:
     """Decision-time tables (context, sequence, snapshot features, eligibility) of the LAST `rows` bars.
 
@@ -97,7 +98,8 @@ def featurize_window(
 @cache
 def _pool() -> ThreadPoolExecutor:
     """The threads the table groups run on: one per group, so each group starts at once."""
-    return ThreadPoolExecutor(max_workers=len(lookback_groups(CONTRACT)), thread_name_prefix="featurize")
+    groups = max(len(lookback_groups(c)) for c in CONTRACTS.values())  # of any version a bundle may name
+    return ThreadPoolExecutor(max_workers=groups, thread_name_prefix="featurize")
 
 
 @cache
@@ -122,7 +124,7 @@ def featurize_latest(
     candles: pa.Table,
     *,
     blocked_intervals: Sequence[tuple[datetime, datetime]] = (),
-    contract: Contract = CONTRACT,
+    contract: Contract = DEFAULT_CONTRACT,
 ) -> dict[str, dict[str, Any]]:
     """The decision-time rows of the newest bar of `candles`, one dict per table (see featurize_window)."""
     tables = featurize_window(candles, 1, blocked_intervals=blocked_intervals, contract=contract)

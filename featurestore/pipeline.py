@@ -21,7 +21,8 @@ import pyarrow.compute as pc
 from featurestore.errors import ContractError
 from featurestore.sql_registry import SqlFile, load_sql_version
 from schemas.columns import Table
-from schemas.contract import CONTRACT, Contract
+from schemas.contract import Contract
+from schemas.versions import DEFAULT_CONTRACT
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def run_pipeline(
     end: datetime,
     *,
     blocked_intervals: Sequence[tuple[datetime, datetime]] = (),
-    contract: Contract = CONTRACT,
+    contract: Contract = DEFAULT_CONTRACT,
     on_stage: Callable[[str], None] | None = None,
     threads: int | None = None,
     tables: Sequence[str] | None = None,

@@ -11,9 +11,11 @@ import pyarrow as pa
 import pytest
 
 from featurestore.errors import ContractError
+from featurestore.online import featurize_window
 from featurestore.pipeline import run_pipeline
 from featurestore.sql_registry import SQL_ROOT, load_sql_version, parse_sql_file
 from schemas.contract import CONTRACT
+from schemas.versions import CONTRACTS, DEFAULT_CONTRACT
 from tests.conftest import SYNTH_END, SYNTH_START
 
 FILES = load_sql_version(CONTRACT.version)
@@ -82,7 +84,20 @@ def test_sql_columns_must_match_the_contract(synthetic_slice: pa.Table, tmp_path
         run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END, contract=edited)
 
 
-def test_sql_output_columns_equal_the_contract(synthetic_slice: pa.Table) -> None:
-    tables = run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END)
-    for table in CONTRACT.tables:
+@pytest.mark.parametrize("version", sorted(CONTRACTS))
+def test_sql_output_columns_equal_the_contract(synthetic_slice: pa.Table, version: str) -> None:
+    contract = CONTRACTS[version]
+    tables = run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END, contract=contract)
+    for table in contract.tables:
         assert tuple(tables[table.name].column_names) == table.names
+
+
+def test_the_pure_pipeline_and_the_online_featurizer_default_to_the_stores_default(
+    synthetic_slice: pa.Table,
+) -> None:
+    """`materialize`, `run_pipeline` and `featurize_window` without a contract all use the default version,
+    so library callers compare like with like."""
+    tables = run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END)
+    assert tuple(tables["labels"].column_names) == DEFAULT_CONTRACT.table("labels").names
+    online = featurize_window(synthetic_slice, 1)
+    assert tuple(online["eligibility"].column_names) == DEFAULT_CONTRACT.table("eligibility").names
