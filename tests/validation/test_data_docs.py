@@ -38,7 +38,7 @@ SITE_INDEX = "uncommitted/data_docs/local_site/index.html"  # where GX 1.24.1 pu
 
 @pytest.fixture(scope="module")
 def tables(synthetic_slice: pa.Table) -> dict[str, pa.Table]:
-    return run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END)
+    return run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END, contract=CONTRACT)
 
 
 @pytest.fixture(scope="module")
