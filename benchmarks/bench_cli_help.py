@@ -12,7 +12,7 @@ RUNS = 9
 
 
 def main() -> None:
-    for module in ("featurestore.cli", "train.app.cli"):
+    for module in ("featurestore.app.cli", "train.app.cli"):
         times = []
         for _ in range(RUNS):
             began = time.perf_counter()

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from featurestore.store import Store
+from featurestore.store.handle import Store
 from train.evaluation.context_evidence import Replayed, VerdictConfig, context_usage
 from train.evaluation.replay import ReplayConfig, replay_snapshot
 from train.fitting.dataset import SEQ_LEN, Tensors

@@ -22,11 +22,11 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from featurestore.demo import SYNTHETIC, find_real_data
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.store import Store
-from featurestore.synthetic import generate_candles, write_mt5_tsv
+from featurestore.app.demo import SYNTHETIC, find_real_data
+from featurestore.app.synthetic import generate_candles, write_mt5_tsv
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store
 from schemas.versions import CONTRACTS, NEWEST, contract_for
 
 logger = logging.getLogger("bench_materialize")

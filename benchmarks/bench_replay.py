@@ -26,10 +26,10 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from featurestore.demo import choose_demo_data
-from featurestore.online import featurize_window, lookback_groups, stored_candles
-from featurestore.pipeline import run_pipeline
-from featurestore.store import Store, utc_day_range
+from featurestore.app.demo import choose_demo_data
+from featurestore.compute.online import featurize_window, lookback_groups, stored_candles
+from featurestore.compute.pipeline import run_pipeline
+from featurestore.store.handle import Store, utc_day_range
 from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS
 from train.app.demo import run_full_demo
 from train.evaluation.replay import ReplayConfig, replay_snapshot

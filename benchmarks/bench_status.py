@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from featurestore.status import store_status
-from featurestore.store import Store
+from featurestore.store.handle import Store
+from featurestore.store.status import store_status
 
 logger = logging.getLogger("bench_status")
 TARGET_S = 1.0
@@ -36,7 +36,7 @@ def main() -> None:
     for _ in range(args.repeats):
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "featurestore.cli", "status", "--json", "--store", str(args.store)],
+            [sys.executable, "-m", "featurestore.app.cli", "status", "--json", "--store", str(args.store)],
             check=True,
             capture_output=True,
         )

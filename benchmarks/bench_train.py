@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from featurestore.snapshots import list_snapshots, open_snapshot
-from featurestore.store import Store
+from featurestore.store.handle import Store
+from featurestore.store.snapshots import list_snapshots, open_snapshot
 from train.fitting.base_model import BaseModelConfig
 from train.fitting.config import RunConfig
 from train.fitting.dataset import Batch, gather

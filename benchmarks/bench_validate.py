@@ -19,11 +19,11 @@ from pathlib import Path
 
 import polars as pl
 
-from featurestore.demo import REAL_RANGE, SYNTHETIC, SYNTHETIC_RANGE, find_real_data
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.store import Store, utc_day_range
-from featurestore.synthetic import generate_candles, write_mt5_tsv
+from featurestore.app.demo import REAL_RANGE, SYNTHETIC, SYNTHETIC_RANGE, find_real_data
+from featurestore.app.synthetic import generate_candles, write_mt5_tsv
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store, utc_day_range
 from schemas.contract import CONTRACT
 from validation.gate import validate_tables
 

@@ -13,13 +13,13 @@ Usage::
 
 from __future__ import annotations
 
-from featurestore.funnel import funnel_stages, is_monotone
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize, read_blocked_intervals
-from featurestore.online import DECISION_TABLES, featurize_window, stored_candles
-from featurestore.snapshots import Snapshot, open_snapshot
-from featurestore.store import Store, utc_day_range
-from featurestore.validate import ValidateConfig, validate
+from featurestore.compute.funnel import funnel_stages, is_monotone
+from featurestore.compute.materialize import MaterializeConfig, materialize, read_blocked_intervals
+from featurestore.compute.online import DECISION_TABLES, featurize_window, stored_candles
+from featurestore.compute.validate import ValidateConfig, validate
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store, utc_day_range
+from featurestore.store.snapshots import Snapshot, open_snapshot
 
 __all__ = [
     "DECISION_TABLES",

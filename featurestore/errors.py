@@ -1,6 +1,6 @@
 """Errors of the feature store and the trainer. Each message says what went wrong, where, and how to fix it.
 
-Both command lines (`fs`, `train`) run every command inside `featurestore.console.cli_errors`, which maps
+Both command lines (`fs`, `train`) run every command inside `featurestore.app.console.cli_errors`, which maps
 each `FeatureStoreError` to `Error: <message>` on stderr and its class's exit code from `EXIT_CODES` (the
 table the README shows); no traceback reaches the user unless `--debug` is given.
 """
@@ -66,7 +66,7 @@ class SourceError(InputError):
 class RejectThresholdError(FeatureStoreError):
     """Too many rows of a source were rejected; the good rows were still stored.
 
-    `result` carries the `featurestore.ingest.IngestResult` of the ingest that stored them.
+    `result` carries the `featurestore.ingest.ingest_file.IngestResult` of the ingest that stored them.
     """
 
     exit_code = 4

@@ -2,8 +2,8 @@
 
 `atr_bucket_thresholds`, `spread_bucket_thresholds` and `trend_threshold` come from
 `fs calibrate --date-range 2025-02-01..2025-07-31` on the shared 2025 XAUUSD M5 export (eligible rows of
-the calibration window only; see featurestore/calibrate.py for the rule and docs/contract_v2.md for the
-shares they give in and after the window). A test reruns the calibration and compares.
+the calibration window only; see featurestore/compute/calibrate.py for the rule and docs/contract_v2.md
+for the shares they give in and after the window). A test reruns the calibration and compares.
 """
 
 from __future__ import annotations

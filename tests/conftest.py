@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from featurestore.synthetic import SyntheticConfig, generate_candles
+from featurestore.app.synthetic import SyntheticConfig, generate_candles
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -24,7 +24,7 @@ _TABLE_REF = re.compile(
 def stored(sql: str) -> str:
     """`sql` with each materialized table named as the store holds it under the default contract (v2
     prefixes its tables: `v2_context`), so a test can write the contract's table names."""
-    from featurestore.versions import stored_table
+    from featurestore.store.versions import stored_table
     from schemas.versions import DEFAULT_CONTRACT
 
     def name(match: re.Match[str]) -> str:

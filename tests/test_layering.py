@@ -1,4 +1,4 @@
-"""The layering rules of DESIGN section 3, as the linter enforces them (the ruff.toml of each package)."""
+"""The layering rules of docs/layout.md, as the linter enforces them (each package's and room's ruff.toml)."""
 
 from __future__ import annotations
 
@@ -40,9 +40,72 @@ def lint(path: str, source: str) -> subprocess.CompletedProcess[str]:
         ("train/fitting/scratch.py", "import duckdb\n", "`duckdb` is banned"),
         (
             "train/evaluation/scratch.py",
-            "from featurestore.store import Store\n",
+            "from featurestore.store.handle import Store\n",
             "`featurestore.store` is banned",
         ),
+        (
+            "train/fitting/scratch.py",
+            "import featurestore.compute.pipeline\n",
+            "`featurestore.compute` is banned",
+        ),
+        (
+            "train/app/scratch.py",
+            "from featurestore.ingest import sources\n",
+            "`featurestore.ingest` is banned",
+        ),
+        (
+            "train/serving/scratch.py",
+            "from featurestore.app.console import err\n",
+            "`featurestore.app` is banned",
+        ),
+        (
+            "featurestore/store/scratch.py",
+            "from featurestore.compute.materialize import materialize\n",
+            "`featurestore.compute` is banned",
+        ),
+        (
+            "featurestore/store/scratch.py",
+            "from featurestore.ingest import sources\n",
+            "`featurestore.ingest` is banned",
+        ),
+        (
+            "featurestore/store/scratch.py",
+            "from featurestore.api import Store\n",
+            "`featurestore.api` is banned",
+        ),
+        ("featurestore/store/scratch.py", "import featurestore.app.cli\n", "`featurestore.app` is banned"),
+        (
+            "featurestore/ingest/scratch.py",
+            "from featurestore.compute.pipeline import run_pipeline\n",
+            "`featurestore.compute` is banned",
+        ),
+        (
+            "featurestore/ingest/scratch.py",
+            "from featurestore.api import Store\n",
+            "`featurestore.api` is banned",
+        ),
+        (
+            "featurestore/ingest/scratch.py",
+            "from featurestore.app import demo\n",
+            "`featurestore.app` is banned",
+        ),
+        (
+            "featurestore/compute/scratch.py",
+            "from featurestore.ingest.sources import read_source\n",
+            "`featurestore.ingest` is banned",
+        ),
+        (
+            "featurestore/compute/scratch.py",
+            "from featurestore.api import Store\n",
+            "`featurestore.api` is banned",
+        ),
+        (
+            "featurestore/compute/scratch.py",
+            "from featurestore.app.report import key_value_table\n",
+            "`featurestore.app` is banned",
+        ),
+        ("featurestore/compute/scratch.py", "import train\n", "`train` is banned"),
+        ("featurestore/app/scratch.py", "from train.app import cli\n", "`train` is banned"),
         ("train/serving/scratch.py", "from train.app.cli import app\n", "`train.app` is banned"),
         (
             "train/fitting/scratch.py",
@@ -50,7 +113,7 @@ def lint(path: str, source: str) -> subprocess.CompletedProcess[str]:
             "`train.serving` is banned",
         ),
         ("train/app/cli.py", "import torch\n", "`torch` is banned at the module level"),
-        ("featurestore/cli.py", "import pyarrow\n", "`pyarrow` is banned at the module level"),
+        ("featurestore/app/cli.py", "import pyarrow\n", "`pyarrow` is banned at the module level"),
     ],
 )
 def test_forbidden_import_fails_the_linter(path: str, source: str, rule: str) -> None:

@@ -15,13 +15,13 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.cli import app
-from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
+from featurestore.app.cli import app
+from featurestore.app.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
 from tests.cli_checks import assert_exit
 from tests.conftest import stored
 
 runner = CliRunner()
-FS = [sys.executable, "-m", "featurestore.cli"]
+FS = [sys.executable, "-m", "featurestore.app.cli"]
 RANGE = "2025-02-03..2025-03-28"
 
 
@@ -45,7 +45,7 @@ def store(tmp_path: Path, candles_file: Path) -> Path:
 
 def test_fs_help_does_not_import_heavy_libraries() -> None:
     code = (
-        "import sys, featurestore.cli; "
+        "import sys, featurestore.app.cli; "
         "print(any(m.split('.')[0] in ('torch', 'great_expectations') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

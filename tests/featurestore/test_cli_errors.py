@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.cli import app
+from featurestore.app.cli import app
 from featurestore.errors import EXIT_CODES, StoreMissingError
 from tests.cli_checks import assert_exit
 
@@ -25,7 +25,7 @@ def test_materialize_with_a_missing_killswitch_file_names_it(tmp_path: Path) -> 
 
 def test_reading_candles_of_a_missing_store_is_not_store_busy(tmp_path: Path) -> None:
     from featurestore.api import stored_candles
-    from featurestore.store import Store
+    from featurestore.store.handle import Store
 
     with pytest.raises(StoreMissingError, match="no store here") as caught:
         stored_candles(Store.at(tmp_path / "nothing"), "XAUUSD", "M5")

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from featurestore.pipeline import run_pipeline
+from featurestore.compute.pipeline import run_pipeline
 from schemas.contract import contract_hashes, full_contract_hash
 from schemas.versions import CONTRACT_V1, CONTRACT_V2, CONTRACTS, NEWEST, UnknownContractVersion, contract_for
 from tests.conftest import SYNTH_END, SYNTH_START
@@ -115,9 +115,9 @@ SHARED_M5 = Path(
 def test_calibration_on_the_training_months_reproduces_the_v2_thresholds(tmp_path: Path) -> None:
     if not SHARED_M5.is_file():
         pytest.skip(f"real data not found at {SHARED_M5} (../shared/data); the v2 thresholds come from it")
-    from featurestore.calibrate import calibrate
-    from featurestore.ingest import IngestOptions, ingest_file
-    from featurestore.store import Store
+    from featurestore.compute.calibrate import calibrate
+    from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+    from featurestore.store.handle import Store
 
     store = Store.at(tmp_path / "store")
     ingest_file(store, SHARED_M5, IngestOptions("XAUUSD", fmt="mt5", source_tz="EET"))

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view as windows
 
-from featurestore.pipeline import run_pipeline
+from featurestore.compute.pipeline import run_pipeline
 from schemas.contract import CONTRACT
 from tests.conftest import SYNTH_END, SYNTH_START
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from featurestore.funnel import funnel_stages, is_monotone
+from featurestore.compute.funnel import funnel_stages, is_monotone
 
 
 def test_stages_count_what_each_filter_removed() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from featurestore.errors import ConflictError, RejectThresholdError, SourceError
-from featurestore.ingest import IngestOptions, IngestResult, ingest_file
-from featurestore.store import Store
+from featurestore.ingest.ingest_file import IngestOptions, IngestResult, ingest_file
+from featurestore.store.handle import Store
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ingest"
 REAL_M5 = Path(__file__).parents[2].parent / "shared" / "data" / "xauusd_m5_2025_mt5.tsv"

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from featurestore.pipeline import run_pipeline
+from featurestore.compute.pipeline import run_pipeline
 from schemas.contract import CONTRACT
 from tests.conftest import SYNTH_END, SYNTH_START
 

@@ -15,14 +15,14 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.cli import app
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.lineage import LineageError
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.snapshots import SnapshotError, list_snapshots, open_snapshot
-from featurestore.store import Store
-from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
-from featurestore.validate import ValidateConfig, validate
+from featurestore.app.cli import app
+from featurestore.app.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.compute.validate import ValidateConfig, validate
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store
+from featurestore.store.lineage import LineageError
+from featurestore.store.snapshots import SnapshotError, list_snapshots, open_snapshot
 from schemas.contract import CONTRACT, SQL_ROOT, contract_hashes
 
 START, END = date(2025, 2, 3), date(2025, 3, 28)

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from featurestore.online import DECISION_TABLES, featurize_latest, featurize_window
-from featurestore.pipeline import run_pipeline
+from featurestore.compute.online import DECISION_TABLES, featurize_latest, featurize_window
+from featurestore.compute.pipeline import run_pipeline
 from schemas.contract import CONTRACT
 from tests.conftest import SYNTH_END, SYNTH_START
 
@@ -72,9 +72,9 @@ def test_too_few_candles_give_a_warmup_row(synthetic_slice: pa.Table) -> None:
 
 @pytest.mark.slow
 def test_online_parity_on_real_bars(tmp_path) -> None:
-    from featurestore.ingest import IngestOptions, ingest_file
-    from featurestore.materialize import load_candle_slice
-    from featurestore.store import Store
+    from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+    from featurestore.store.candles import load_candle_slice
+    from featurestore.store.handle import Store
     from tests.conftest import real_m5_or_skip
 
     store = Store.at(tmp_path)

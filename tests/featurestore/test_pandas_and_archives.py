@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from featurestore.app.report import ingest_summary
 from featurestore.errors import RejectThresholdError, SourceError
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.report import ingest_summary
-from featurestore.sources import UNNAMED_TIME, read_source
-from featurestore.store import Store
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.ingest.sources import UNNAMED_TIME, read_source
+from featurestore.store.handle import Store
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ingest"
 

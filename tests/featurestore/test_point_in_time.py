@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from featurestore.pipeline import run_pipeline
+from featurestore.compute.pipeline import run_pipeline
 from schemas.contract import CONTRACT, Contract
 from schemas.versions import CONTRACTS
 from tests.conftest import SYNTH_END, SYNTH_START

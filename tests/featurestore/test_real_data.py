@@ -10,11 +10,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, load_candle_slice, materialize
-from featurestore.pipeline import run_pipeline
-from featurestore.store import Store
-from featurestore.versions import stored_table
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.compute.pipeline import run_pipeline
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.candles import load_candle_slice
+from featurestore.store.handle import Store
+from featurestore.store.versions import stored_table
 from schemas.contract import CONTRACT, Contract
 from schemas.versions import CONTRACTS
 from tests.conftest import real_m5_or_skip
@@ -186,8 +187,8 @@ def test_range_independence_on_real_data(
 
 
 def test_validate_passes_on_the_real_year_and_is_idempotent(contract: Contract, tmp_path: Path) -> None:
-    from featurestore.snapshots import list_snapshots, open_snapshot
-    from featurestore.validate import ValidateConfig, validate
+    from featurestore.compute.validate import ValidateConfig, validate
+    from featurestore.store.snapshots import list_snapshots, open_snapshot
 
     store = _ingested(tmp_path)
     materialize(store, MaterializeConfig("XAUUSD", *RANGE), contract=contract)

@@ -13,10 +13,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.store import Store
-from featurestore.synthetic import SyntheticConfig, generate_candles
+from featurestore.app.synthetic import SyntheticConfig, generate_candles
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store
 from tests.conftest import stored
 
 

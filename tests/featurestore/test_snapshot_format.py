@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.snapshots import SNAPSHOT_FORMAT, file_sha256, open_snapshot
-from featurestore.store import Store
-from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
-from featurestore.validate import ValidateConfig, validate
+from featurestore.app.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.compute.validate import ValidateConfig, validate
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store
+from featurestore.store.snapshots import SNAPSHOT_FORMAT, file_sha256, open_snapshot
 
 START, END = date(2025, 2, 3), date(2025, 2, 21)
 

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from featurestore.errors import SourceError
-from featurestore.instruments import canonical_symbol, known_point_size, resolve_point_size
-from featurestore.sources import detect_format, normalize_name, read_source
+from featurestore.ingest.instruments import canonical_symbol, known_point_size, resolve_point_size
+from featurestore.ingest.sources import detect_format, normalize_name, read_source
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ingest"
 

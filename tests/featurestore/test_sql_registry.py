@@ -10,10 +10,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from featurestore.compute.online import featurize_window
+from featurestore.compute.pipeline import run_pipeline
+from featurestore.compute.sql_registry import SQL_ROOT, load_sql_version, parse_sql_file
 from featurestore.errors import ContractError
-from featurestore.online import featurize_window
-from featurestore.pipeline import run_pipeline
-from featurestore.sql_registry import SQL_ROOT, load_sql_version, parse_sql_file
 from schemas.contract import CONTRACT
 from schemas.versions import CONTRACTS, DEFAULT_CONTRACT
 from tests.conftest import SYNTH_END, SYNTH_START

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from featurestore.store import Store
+from featurestore.store.handle import Store
 from schemas.features_v1 import CANDLES
 
 

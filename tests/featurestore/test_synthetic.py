@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from featurestore.synthetic import SyntheticConfig, generate_candles, session_of_hour, write_mt5_tsv
+from featurestore.app.synthetic import SyntheticConfig, generate_candles, session_of_hour, write_mt5_tsv
 
 HEADER = "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>"
 ROW = re.compile(r"\d{4}\.\d{2}\.\d{2}\t\d{2}:\d{2}:\d{2}(\t\d+\.\d{2}){4}\t\d+\t0\t\d+")

@@ -16,15 +16,15 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.cli import app as fs_app
-from featurestore.demo import REAL_RANGE, SYNTHETIC, SYNTHETIC_NOTICE, SYNTHETIC_RANGE
+from featurestore.app.cli import app as fs_app
+from featurestore.app.demo import REAL_RANGE, SYNTHETIC, SYNTHETIC_NOTICE, SYNTHETIC_RANGE
+from featurestore.app.synthetic import generate_candles, write_mt5_tsv
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.compute.validate import ValidateConfig, validate
 from featurestore.errors import FeatureStoreError
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.store import Store
-from featurestore.synthetic import generate_candles, write_mt5_tsv
-from featurestore.validate import ValidateConfig, validate
-from featurestore.versions import stored_table
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store
+from featurestore.store.versions import stored_table
 from schemas.versions import DEFAULT_CONTRACT as CONTRACT
 from tests.conftest import real_m5_or_skip
 

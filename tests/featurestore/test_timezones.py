@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from featurestore.errors import SourceError
-from featurestore.timezones import (
+from featurestore.ingest.timezones import (
     SourceZone,
     daily_break_fingerprint,
     localize,

@@ -15,13 +15,13 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.cli import app
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.snapshots import SnapshotError, list_snapshots, open_snapshot, write_snapshot
-from featurestore.store import Store
-from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
-from featurestore.validate import ValidateConfig, ValidationFailed, validate
+from featurestore.app.cli import app
+from featurestore.app.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.compute.validate import ValidateConfig, ValidationFailed, validate
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store
+from featurestore.store.snapshots import SnapshotError, list_snapshots, open_snapshot, write_snapshot
 from tests.cli_checks import assert_exit
 from tests.conftest import stored
 from tests.html_checks import assert_self_contained_report
@@ -204,7 +204,7 @@ def test_sigkill_during_validate_leaves_no_partial_snapshot(store: Store, delay:
     cmd = [
         sys.executable,
         "-m",
-        "featurestore.cli",
+        "featurestore.app.cli",
         "validate",
         "--date-range",
         "2025-02-03..2025-03-28",

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.store import Store
-from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
-from featurestore.validate import ValidateConfig, validate
+from featurestore.app.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.compute.validate import ValidateConfig, validate
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store
 from train.fitting.bundle import LOCK, METADATA
 from train.fitting.config import load_run_config
 from train.fitting.run import train_run

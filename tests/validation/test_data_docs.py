@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from featurestore.pipeline import run_pipeline
+from featurestore.compute.pipeline import run_pipeline
 from schemas.contract import CONTRACT, Contract
 from schemas.ge_suites import suite_specs
 from tests.conftest import REPO, SYNTH_END, SYNTH_START
@@ -297,7 +297,7 @@ def test_fs_docs_prints_the_index_and_opens_it(
 
     from typer.testing import CliRunner
 
-    from featurestore.cli import app
+    from featurestore.app.cli import app
 
     store = tmp_path / "store"
     snapshot = "0123456789abcdef0123"  # `fs` takes content-addressed ids only

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from featurestore.console import (
+from featurestore.app.console import (
     DEFAULT_SYMBOL,
     BlockedOpt,
     DebugOpt,
@@ -99,8 +99,8 @@ def demo(
     """The main job: ingest, materialize, validate (snapshot + data docs), a small training run, then a replay
     of the bundle's test split ending with the context-usage verdict."""
     with cli_errors(debug):
-        from featurestore.demo import SYNTHETIC_NOTICE, choose_demo_data
-        from featurestore.report import ingest_summary, materialize_summary, validate_summary
+        from featurestore.app.demo import SYNTHETIC_NOTICE, choose_demo_data
+        from featurestore.app.report import ingest_summary, materialize_summary, validate_summary
         from train.app.demo import run_full_demo
         from train.app.replay_view import replay_view
         from train.app.run_view import metrics_table
@@ -244,7 +244,7 @@ def evaluate(
 ) -> None:
     """Walk-forward evaluation: retrain every variant per fold; metrics vs baselines and the trade table."""
     with cli_errors(debug):
-        from featurestore.report import key_value_table
+        from featurestore.app.report import key_value_table
         from train.app.evaluate_progress import EvaluateProgress
         from train.evaluation.walkforward import (
             QUICK_FOLDS,
@@ -318,7 +318,7 @@ def verify_fullyear(
     """End to end on a year of candles: ingest, materialize, validate, train, replay, parity; exit 9 if an
     invariant fails. Writes a Markdown + JSON report with plots."""
     with cli_errors(debug):
-        from featurestore.report import key_value_table
+        from featurestore.app.report import key_value_table
         from train.app.run_view import metrics_table
         from train.app.verify import VerifyConfig
         from train.app.verify import verify_fullyear as run_verification
@@ -365,7 +365,7 @@ def inspect(
 ) -> None:
     """Show a bundle's metadata, hashes, metrics and eligibility report, and verify its files."""
     with cli_errors(debug):
-        from featurestore.report import key_value_table
+        from featurestore.app.report import key_value_table
         from schemas.bundle_metadata import BundleMetadataError, read_bundle_metadata
         from train.app.run_view import filter_rates, metrics_table
         from train.fitting.bundle import BundleMismatch, load_entry_v10_bundle

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from featurestore.api import Store
-from featurestore.demo import DemoData, DemoResult, run_demo
+from featurestore.app.demo import DemoData, DemoResult, run_demo
 from train.evaluation.replay import ReplayConfig, ReplayResult, replay_snapshot
 from train.fitting.bundle import METADATA
 from train.fitting.config import load_run_config

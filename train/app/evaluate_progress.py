@@ -11,7 +11,7 @@ import time
 
 from rich.console import Console
 
-from featurestore.console import ProgressDisplay
+from featurestore.app.console import ProgressDisplay
 from train.evaluation.walkforward import Stage
 
 

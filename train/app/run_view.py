@@ -12,7 +12,7 @@ from rich.table import Table
 
 def filter_rates(report: dict[str, Any]) -> Group:
     """The snapshot's eligibility funnel and the trainer's own filters, as printed by `train run`."""
-    from featurestore.report import funnel_from_dict, funnel_table, key_value_table
+    from featurestore.app.report import funnel_from_dict, funnel_table, key_value_table
 
     stages = Table(title="Trainer filters", title_justify="left")
     for column in ("stage", "rows left", "share of bars"):

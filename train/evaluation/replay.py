@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,10 @@ import pyarrow as pa
 
 from featurestore.api import Store, open_snapshot, stored_candles, utc_day_range
 from schemas.contract import CONTRACT_HASH_KEYS, Contract
-from train.evaluation.bucket_tests import BucketTestConfig
 from train.evaluation.comparison import compare
-from train.evaluation.context_evidence import VerdictConfig
 from train.evaluation.in_sample import select_bars
 from train.evaluation.replay_bundles import load_bundles
+from train.evaluation.replay_config import ReplayConfig
 from train.evaluation.replay_html import REPORT_NAME, write_replay_html
 from train.evaluation.replay_plots import write_plots
 from train.evaluation.replay_summary import cycles_benefit, summarize
@@ -54,26 +53,6 @@ logger = logging.getLogger(__name__)
 
 CYCLE_COLUMNS = ("ts", "session_id", "vol_regime_id", "trend_regime_id", "status", "reason", "eligible")
 LABEL_COLUMNS = ("y_direction", "y_early_move")  # held-out labels of the reliance measure (snapshots only)
-
-
-@dataclass(frozen=True)
-class ReplayConfig:
-    """How to replay: bundle load mode, which bars (batch: the test split unless `all_bars`; a date range,
-    inclusive UTC days, narrows it; online: the date range)."""
-
-    load_mode: str = "replay"  # "replay": any bundle mismatch is an error; "live": warn and mark degraded
-    start: date | None = None
-    end: date | None = None
-    all_bars: bool = False  # batch: every bar of the snapshot instead of the bundle's test split
-    per_cycle: bool = False  # also write every cycle's p_long per bucket into the summary
-    verdict: VerdictConfig = field(default_factory=VerdictConfig)
-    buckets: BucketTestConfig = field(default_factory=BucketTestConfig)  # p_long across buckets, by day
-
-    def __post_init__(self) -> None:
-        if self.load_mode not in ("replay", "live"):
-            raise ValueError(f"load mode must be 'replay' or 'live', got {self.load_mode!r}")
-        if self.start and self.end and self.end < self.start:
-            raise ValueError(f"the date range ends ({self.end}) before it starts ({self.start})")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ baseline on the same cycles."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -14,13 +14,11 @@ import polars as pl
 from schemas.bundle_metadata import BundleMetadata
 from train.evaluation.context_evidence import HEADS, Replayed, benefit, context_usage
 from train.evaluation.in_sample import in_sample
+from train.evaluation.replay_config import ReplayConfig
 from train.evaluation.telemetry import GROUPINGS, bucket_tests, by_bucket, cycle_funnel, distribution
 from train.fitting.bootstrap import trading_days
 from train.fitting.bundle import LoadedBundle
 from train.serving.scoring import CONTEXT_GROUPS, CONTROL
-
-if TYPE_CHECKING:
-    from train.evaluation.replay import ReplayConfig
 
 
 def summarize(bundle: LoadedBundle, cycles: pl.DataFrame, config: ReplayConfig) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.demo import SYNTHETIC_NOTICE
+from featurestore.app.demo import SYNTHETIC_NOTICE
 from train.app.cli import app
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.store import Store
-from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
+from featurestore.app.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
+from featurestore.store.handle import Store
 from tests.conftest import real_m5_or_skip
 from tests.html_checks import assert_self_contained_report
 from tests.train.conftest import TINY

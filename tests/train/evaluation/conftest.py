@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.store import Store
-from featurestore.validate import ValidateConfig, validate
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.compute.validate import ValidateConfig, validate
+from featurestore.store.handle import Store
 from schemas.versions import CONTRACT_V2
 from tests.train.conftest import RANGE
 

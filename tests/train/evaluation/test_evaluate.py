@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.snapshots import open_snapshot
-from featurestore.store import Store
+from featurestore.store.handle import Store
+from featurestore.store.snapshots import open_snapshot
 from tests.train.conftest import TINY
 from train.app.cli import app
 from train.evaluation.evaluate import evaluate_fold, prepare_fold, snapshot_folds

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.store import Store
-from featurestore.validate import ValidateConfig, validate
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.compute.validate import ValidateConfig, validate
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store
 from schemas.versions import CONTRACT_V2
 from tests.conftest import real_m5_or_skip
 from tests.html_checks import assert_self_contained_report

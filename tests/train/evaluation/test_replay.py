@@ -13,8 +13,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
-from featurestore.snapshots import open_snapshot
-from featurestore.store import Store
+from featurestore.store.handle import Store
+from featurestore.store.snapshots import open_snapshot
 from tests.cli_checks import assert_exit
 from tests.html_checks import assert_self_contained_report
 from tests.train.conftest import edited_bundle

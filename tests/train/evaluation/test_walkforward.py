@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from featurestore.store import Store
+from featurestore.store.handle import Store
 from tests.html_checks import assert_self_contained_report
 from tests.train.conftest import TINY
 from train.app.cli import app

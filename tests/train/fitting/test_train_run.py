@@ -13,9 +13,9 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from featurestore.console import out
-from featurestore.snapshots import write_snapshot
-from featurestore.store import Store
+from featurestore.app.console import out
+from featurestore.store.handle import Store
+from featurestore.store.snapshots import write_snapshot
 from schemas.bundle_metadata import SCHEMA_VERSION, BundleMetadata, BundleMetadataError, read_bundle_metadata
 from schemas.versions import DEFAULT_VERSION
 from tests.cli_checks import assert_exit
@@ -278,7 +278,7 @@ def test_torchrun_two_processes_write_a_loadable_bundle(
 def test_every_training_window_is_finite_without_a_row_cap(snapshot_store: tuple[Path, str]) -> None:
     """Regression: the EMA channel needs 30 bars of base-model history, so the first windows of the first
     out-of-fold block must not become samples (they once did and gave a NaN loss on a full run)."""
-    from featurestore.snapshots import open_snapshot
+    from featurestore.store.snapshots import open_snapshot
     from train.fitting.dataset import gather
     from train.fitting.prepare import prepare
 
@@ -294,7 +294,7 @@ def test_every_training_window_is_finite_without_a_row_cap(snapshot_store: tuple
 def test_prepare_checks_the_embargo_against_the_snapshot_contracts_horizon(
     snapshot_store: tuple[Path, str],
 ) -> None:
-    from featurestore.snapshots import open_snapshot
+    from featurestore.store.snapshots import open_snapshot
     from train.fitting.prepare import prepare
 
     root, snap = snapshot_store

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from featurestore.ingest import IngestOptions, ingest_file
-from featurestore.materialize import MaterializeConfig, materialize
-from featurestore.online import featurize_window, stored_candles
-from featurestore.snapshots import open_snapshot
-from featurestore.store import Store
-from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
-from featurestore.validate import ValidateConfig, validate
+from featurestore.app.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
+from featurestore.compute.materialize import MaterializeConfig, materialize
+from featurestore.compute.online import featurize_window, stored_candles
+from featurestore.compute.validate import ValidateConfig, validate
+from featurestore.ingest.ingest_file import IngestOptions, ingest_file
+from featurestore.store.handle import Store
+from featurestore.store.snapshots import open_snapshot
 from schemas.bundle_metadata import read_bundle_metadata
 from schemas.versions import CONTRACT_V1, CONTRACT_V2, DEFAULT_VERSION
 from tests.conftest import real_m5_or_skip

@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from featurestore.online import stored_candles
-from featurestore.snapshots import open_snapshot
-from featurestore.store import Store
+from featurestore.compute.online import stored_candles
+from featurestore.store.handle import Store
+from featurestore.store.snapshots import open_snapshot
 from schemas.contract import CONTRACT_HASH_KEYS
 from train.evaluation.parity import ParityConfig, check_parity
 from train.evaluation.replay import ReplayConfig, replay_snapshot

@@ -21,16 +21,34 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Self
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from featurestore.errors import FeatureStoreError
 
 if TYPE_CHECKING:
-    from featurestore.store import Store
+    from featurestore.store.handle import Store
 
-out = Console()
-err = Console(stderr=True)
+# Output that is not a terminal (a pipe, a file, a CI log) gets this width, so tables keep whole ids,
+# ranges and metric names instead of cutting them at 80 columns.
+PIPE_WIDTH = 240
+
+
+class _Console(Console):
+    """A rich console that sizes itself to the terminal, and prints whole values when it writes to
+    something else."""
+
+    def _size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)
+        if self._width is None and not self.is_terminal:
+            return ConsoleDimensions(max(size.width, PIPE_WIDTH), size.height)
+        return size
+
+    size = property(_size, Console.size.fset)
+
+
+out = _Console()
+err = _Console(stderr=True)
 
 StoreOpt = Annotated[
     Path | None,
@@ -69,7 +87,7 @@ def cli_errors(debug: bool) -> Iterator[None]:
 
 def store_at(path: Path | None) -> Store:
     """The store at `--store` (or FS_STORE, or ./fsdata); imported here so `--help` never loads DuckDB."""
-    from featurestore.store import Store
+    from featurestore.store.handle import Store
 
     return Store.at(path)
 

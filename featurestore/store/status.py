@@ -7,7 +7,7 @@ Usage::
     report["symbols"]["XAUUSD"]["materialized"][0]["state"]      # "current" or "stale"
 
 States: a materialized part is `current` when its run's full_contract_hash is the one of the contract in
-force and no ingest wrote bars into its candle slice since (see featurestore.lineage), else `stale` with
+force and no ingest wrote bars into its candle slice since (see featurestore.store.lineage), else `stale` with
 the reason. A snapshot is `current` or `stale` by the runs its manifest names, or `untraced` when it was
 sealed before snapshots recorded their runs.
 """
@@ -18,9 +18,9 @@ from typing import Any
 
 import duckdb
 
-from featurestore.lineage import Run, coverage, describe_marks, runs_of, stale_marks
-from featurestore.snapshots import list_snapshots
-from featurestore.store import Store
+from featurestore.store.handle import Store
+from featurestore.store.lineage import Run, coverage, describe_marks, runs_of, stale_marks
+from featurestore.store.snapshots import list_snapshots
 from schemas.bundle_metadata import METADATA_FILE, BundleMetadataError, read_bundle_metadata
 from schemas.contract import contract_hashes
 from schemas.versions import CONTRACTS, DEFAULT_VERSION

@@ -17,7 +17,7 @@ Decisions:
 - ``price_basis``: "mid" (bid/ask averaged, or OANDA mid), "bid" (MT5), "as-given" (plain CSV/Parquet OHLC).
 - OANDA times are UTC by definition: a ``--source-tz`` is ignored there, with a warning.
 - ``source_tz`` records the declared zone, or "UTC" / "embedded +02:00/+03:00" for self-describing times.
-- A ``.gz`` or ``.zip`` source is read unpacked (`featurestore.archives`); its sha256 is the file's own.
+- A ``.gz`` or ``.zip`` source is read unpacked (`ingest.archives`); its sha256 is the file's own.
 """
 
 from __future__ import annotations
@@ -32,12 +32,11 @@ import duckdb
 import polars as pl
 
 from featurestore.errors import RejectThresholdError, SourceError
-from featurestore.ingest_checks import TIMEFRAMES, CheckedBars, check_bars, spread_source
-from featurestore.ingest_store import EXAMPLES, ON_CONFLICT, IngestBatch, previous_ingest, store_ingest
-from featurestore.instruments import canonical_symbol, known_point_size, resolve_point_size
-from featurestore.sources import FORMATS, RawSource, read_source
-from featurestore.store import Store
-from featurestore.timezones import (
+from featurestore.ingest.ingest_checks import TIMEFRAMES, CheckedBars, check_bars, spread_source
+from featurestore.ingest.ingest_store import EXAMPLES, ON_CONFLICT, IngestBatch, previous_ingest, store_ingest
+from featurestore.ingest.instruments import canonical_symbol, known_point_size, resolve_point_size
+from featurestore.ingest.sources import FORMATS, RawSource, read_source
+from featurestore.ingest.timezones import (
     FingerprintReport,
     SourceZone,
     daily_break_fingerprint,
@@ -45,6 +44,7 @@ from featurestore.timezones import (
     parse_timestamps,
     to_utc,
 )
+from featurestore.store.handle import Store
 from schemas.hashing import sha256_hex
 
 logger = logging.getLogger(__name__)

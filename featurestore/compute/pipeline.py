@@ -18,15 +18,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurestore.compute.sql_registry import SqlFile, load_sql_version
 from featurestore.errors import ContractError
-from featurestore.sql_registry import SqlFile, load_sql_version
 from schemas.columns import Table
 from schemas.contract import Contract
 from schemas.versions import DEFAULT_CONTRACT
 
 logger = logging.getLogger(__name__)
 
-SLICE_COLUMNS = ("symbol", "ts", "open", "high", "low", "close", "tick_volume", "spread")
 # Stages whose rows are nulled in HARD_WARMUP rows (their values would rest on incomplete windows).
 _WARMUP_NULLED_ROLES = ("feature", "categorical")
 

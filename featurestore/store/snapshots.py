@@ -28,7 +28,7 @@ import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from featurestore.errors import FeatureStoreError
-from featurestore.store import Store
+from featurestore.store.handle import Store
 from schemas.contract import Contract, contract_hashes
 from schemas.hashing import canonical_sha256, file_sha256, sha256_hex
 from schemas.versions import UnknownContractVersion, contract_for

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-from featurestore.ddl import create_table
 from featurestore.errors import StoreBusyError, StoreMissingError
+from featurestore.store.ddl import create_table
 from schemas.features_v1 import CANDLES
 
 DEFAULT_STORE = "./fsdata"

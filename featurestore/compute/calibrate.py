@@ -24,10 +24,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurestore.compute.pipeline import run_pipeline
 from featurestore.errors import MaterializeError
-from featurestore.materialize import load_candle_slice
-from featurestore.pipeline import run_pipeline
-from featurestore.store import Store, utc_day_range
+from featurestore.store.candles import load_candle_slice
+from featurestore.store.handle import Store, utc_day_range
 from schemas.contract import Contract
 
 ATR_QUANTILES = (0.25, 0.5, 0.75)

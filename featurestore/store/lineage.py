@@ -225,8 +225,8 @@ def check_lineage(
 
     `fix` is the command line a user runs for the stale days, with `{days}` where its date range goes.
     """
-    from featurestore.materialize import load_candle_slice
-    from featurestore.snapshots import table_hash
+    from featurestore.store.candles import load_candle_slice
+    from featurestore.store.snapshots import table_hash
 
     full_hash = contract_hashes(contract)["full_contract_hash"]
     segments = coverage(runs_of(con, symbol, timeframe, contract.version), start, end)
@@ -260,7 +260,7 @@ def check_lineage(
 
 def range_is_current(store: Any, config: Any) -> bool:
     """Whether every row of a `MaterializeConfig`'s range comes from a current run of the default contract."""
-    from featurestore.store import utc_day_range
+    from featurestore.store.handle import utc_day_range
     from schemas.versions import DEFAULT_CONTRACT
 
     start, end = utc_day_range(config.start, config.end)

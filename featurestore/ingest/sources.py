@@ -4,7 +4,7 @@ Formats: ``mt5`` (MT5 "Export bars", TSV or CSV with ``<DATE> <TIME> <OPEN> ...`
 time or date + time, open/high/low/close and optional volume, spread, bid/ask columns), ``parquet`` (the
 same column names) and ``oanda-json`` (an OANDA v20 candles response). Any of them may come
 gzip-compressed (``bars.csv.gz``) or as the one CSV/TSV file of a ``.zip``: `read_source` unpacks those
-first (`featurestore.archives`).
+first (`featurestore.ingest.archives`).
 
 A pandas export keeps its index as the first column: ``DataFrame.to_csv()`` of an unnamed DatetimeIndex
 writes a header that starts with an empty field (``,open,high,...``), ``to_parquet()`` a column named
@@ -29,8 +29,8 @@ from typing import Any
 
 import polars as pl
 
-from featurestore.archives import unpack
 from featurestore.errors import SourceError
+from featurestore.ingest.archives import unpack
 
 FORMATS = ("mt5", "csv", "parquet", "oanda-json")
 DELIMITERS = (",", ";", "\t", "|")
@@ -185,7 +185,7 @@ def _time_column(names: list[str], columns: dict[str, int]) -> str:
 
 def _looks_like_timestamps(values: list[str]) -> bool:
     """Whether sampled first fields are date strings that parse (not numbers such as a RangeIndex)."""
-    from featurestore.timezones import parse_timestamps
+    from featurestore.ingest.timezones import parse_timestamps
 
     sample = [value.strip().strip("\"'") for value in values if value.strip()]
     if not sample or not all(_DATE_LIKE.match(value) for value in sample):

@@ -24,13 +24,19 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from featurestore.compute.funnel import EligibilityFunnel, eligibility_funnel
+from featurestore.compute.sql_registry import load_sql_version
 from featurestore.errors import FeatureStoreError, MaterializeError
-from featurestore.funnel import EligibilityFunnel, eligibility_funnel
-from featurestore.lineage import Run, Segment, check_lineage, coverage, runs_of
-from featurestore.snapshots import SNAPSHOT_FORMAT, open_snapshot, snapshot_id, table_hash, write_snapshot
-from featurestore.sql_registry import load_sql_version
-from featurestore.store import Store, utc_day_range
-from featurestore.versions import named_contract, stored_table
+from featurestore.store.handle import Store, utc_day_range
+from featurestore.store.lineage import Run, Segment, check_lineage, coverage, runs_of
+from featurestore.store.snapshots import (
+    SNAPSHOT_FORMAT,
+    open_snapshot,
+    snapshot_id,
+    table_hash,
+    write_snapshot,
+)
+from featurestore.store.versions import named_contract, stored_table
 from schemas.contract import Contract, contract_hashes
 from schemas.versions import DEFAULT_VERSION
 

@@ -31,9 +31,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurestore.compute.pipeline import run_pipeline
 from featurestore.errors import MaterializeError
-from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
-from featurestore.store import Store
+from featurestore.store.candles import SLICE_COLUMNS
+from featurestore.store.handle import Store
 from schemas.contract import Contract
 from schemas.versions import CONTRACTS, DEFAULT_CONTRACT
 

@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from featurestore.errors import ConflictError
-from featurestore.lineage import mark_stale
+from featurestore.store.lineage import mark_stale
 
 ON_CONFLICT = ("refuse", "keep-existing", "replace")
 TOLERANCE = 1e-9

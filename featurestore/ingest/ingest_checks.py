@@ -18,8 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from featurestore.errors import SourceError
-from featurestore.sources import PRICE_FIELDS, RawSource
-from featurestore.timezones import UtcTimes, format_expr
+from featurestore.ingest.sources import PRICE_FIELDS, RawSource
+from featurestore.ingest.timezones import UtcTimes, format_expr
 
 TIMEFRAMES: dict[str, int] = {"M1": 1, "M5": 5, "M15": 15, "M30": 30, "H1": 60, "H4": 240, "D1": 1440}
 MIXED_STEP_SHARE = 0.10  # a second timeframe's spacing this common is not explained by gaps

@@ -28,13 +28,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from featurestore.ddl import create_table
+from featurestore.compute.funnel import EligibilityFunnel, eligibility_funnel
+from featurestore.compute.pipeline import run_pipeline
 from featurestore.errors import InputError, MaterializeError
-from featurestore.funnel import EligibilityFunnel, eligibility_funnel
-from featurestore.pipeline import SLICE_COLUMNS, run_pipeline
-from featurestore.snapshots import table_hash
-from featurestore.store import Store, utc_day_range
-from featurestore.versions import stored_table
+from featurestore.store.candles import load_candle_slice
+from featurestore.store.ddl import create_table
+from featurestore.store.handle import Store, utc_day_range
+from featurestore.store.snapshots import table_hash
+from featurestore.store.versions import stored_table
 from schemas.columns import Table
 from schemas.contract import Contract, contract_hashes
 from schemas.versions import DEFAULT_CONTRACT
@@ -153,31 +154,6 @@ def materialize(
         feature_contract_hash=hashes["feature_contract_hash"],
         full_contract_hash=hashes["full_contract_hash"],
     )
-
-
-def load_candle_slice(
-    con: duckdb.DuckDBPyConnection,
-    symbol: str,
-    timeframe: str,
-    start: datetime,
-    end: datetime,
-    contract: Contract,
-) -> pa.Table:
-    """Bars of [start, end) plus `warmup_bars` bars before and the label margin after, ordered by ts."""
-    key = [symbol, timeframe]
-    stamps = con.sql(
-        "SELECT ts FROM candles WHERE symbol = ? AND timeframe = ? ORDER BY ts", params=key
-    ).fetchnumpy()["ts"]
-    first = max(int(np.searchsorted(stamps, np.datetime64(start, "us"))) - contract.warmup_bars, 0)
-    last = int(np.searchsorted(stamps, np.datetime64(end, "us"))) + contract.label_margin_bars - 1
-    if len(stamps) == 0 or first >= len(stamps):
-        return con.sql(f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles LIMIT 0").to_arrow_table()
-    lo, hi = stamps[first], stamps[min(last, len(stamps) - 1)]
-    return con.sql(
-        f"SELECT {', '.join(SLICE_COLUMNS)} FROM candles WHERE symbol = ? AND timeframe = ? "
-        "AND ts >= ? AND ts <= ? ORDER BY ts",
-        params=[*key, lo.astype("datetime64[us]").item(), hi.astype("datetime64[us]").item()],
-    ).to_arrow_table()
 
 
 def _load_slice(

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from featurestore.console import (
+from featurestore.app.console import (
     DEFAULT_SYMBOL,
     BlockedOpt,
     DebugOpt,
@@ -40,7 +40,7 @@ ContractOpt = Annotated[
 
 
 def _run(debug: bool, action: Callable[[], Any]) -> Any:
-    """Run `action` inside the one error layer of both CLIs (`featurestore.console.cli_errors`)."""
+    """Run `action` inside the one error layer of both CLIs (`featurestore.app.console.cli_errors`)."""
     with cli_errors(debug):
         return action()
 
@@ -78,8 +78,8 @@ def ingest(
     debug: DebugOpt = False,
 ) -> None:
     """Ingest a candle file into the store (UTC, checked, bad rows kept in candles_rejected)."""
-    from featurestore.ingest import IngestOptions, ingest_file
-    from featurestore.report import ingest_summary
+    from featurestore.app.report import ingest_summary
+    from featurestore.ingest.ingest_file import IngestOptions, ingest_file
 
     try:
         options = IngestOptions(
@@ -120,9 +120,9 @@ def materialize(
     debug: DebugOpt = False,
 ) -> None:
     """Compute context, sequence and snapshot features, eligibility and labels for a date range."""
-    from featurestore.materialize import MaterializeConfig, materialize, read_blocked_intervals
-    from featurestore.report import materialize_summary
-    from featurestore.versions import named_contract
+    from featurestore.app.report import materialize_summary
+    from featurestore.compute.materialize import MaterializeConfig, materialize, read_blocked_intervals
+    from featurestore.store.versions import named_contract
     from schemas.versions import DEFAULT_VERSION
 
     start, end = parse_date_range(date_range)
@@ -146,8 +146,8 @@ def demo(
     debug: DebugOpt = False,
 ) -> None:
     """The main job on an embedded default: shared real data if present, else synthetic candles."""
-    from featurestore.demo import SYNTHETIC_NOTICE, choose_demo_data, run_demo
-    from featurestore.report import ingest_summary, materialize_summary, validate_summary
+    from featurestore.app.demo import SYNTHETIC_NOTICE, choose_demo_data, run_demo
+    from featurestore.app.report import ingest_summary, materialize_summary, validate_summary
 
     def action() -> None:
         data = choose_demo_data(store_at(store), synthetic=synthetic)
@@ -189,9 +189,9 @@ def validate(
     debug: DebugOpt = False,
 ) -> None:
     """Gate the materialized tables; if all checks pass, write an immutable snapshot and its data docs."""
-    from featurestore.report import validate_summary
-    from featurestore.validate import ValidateConfig, validate
-    from featurestore.versions import named_contract
+    from featurestore.app.report import validate_summary
+    from featurestore.compute.validate import ValidateConfig, validate
+    from featurestore.store.versions import named_contract
 
     start, end = parse_date_range(date_range)
 
@@ -219,9 +219,9 @@ app.add_typer(snapshots_app, name="snapshots")
 @snapshots_app.command("list")
 def snapshots_list(store: StoreOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
     """All snapshots of the store, newest first."""
-    from featurestore.report import snapshot_list
-    from featurestore.snapshots import list_snapshots
-    from featurestore.status import snapshot_lineage
+    from featurestore.app.report import snapshot_list
+    from featurestore.store.snapshots import list_snapshots
+    from featurestore.store.status import snapshot_lineage
 
     def action() -> None:
         root = store_at(store)
@@ -253,8 +253,8 @@ def snapshots_show(
     debug: DebugOpt = False,
 ) -> None:
     """Verify a snapshot and show its range, hashes, row counts, funnel and validation result."""
-    from featurestore.report import snapshot_summary
-    from featurestore.snapshots import open_snapshot
+    from featurestore.app.report import snapshot_summary
+    from featurestore.store.snapshots import open_snapshot
 
     def action() -> None:
         snap = open_snapshot(store_at(store), snapshot_id, contract=None)
@@ -276,8 +276,8 @@ def calibrate(
 ) -> None:
     """Thresholds (atr_bucket, spread_bucket, trend) from the eligible rows of a calibration window, and the
     class shares they give there, as JSON (see docs/contract_v2.md)."""
-    from featurestore.calibrate import calibrate as run_calibration
-    from featurestore.versions import named_contract
+    from featurestore.compute.calibrate import calibrate as run_calibration
+    from featurestore.store.versions import named_contract
     from schemas.versions import NEWEST
 
     start, end = parse_date_range(date_range)
@@ -298,8 +298,8 @@ def status(
 ) -> None:
     """Per symbol: materialized ranges with their contract and hash, stale or current and why, snapshots
     and the bundles on each."""
-    from featurestore.report import status_tables
-    from featurestore.status import store_status
+    from featurestore.app.report import status_tables
+    from featurestore.store.status import store_status
 
     def action() -> None:
         report = store_status(store_at(store), symbol)
@@ -323,9 +323,9 @@ def docs(
     debug: DebugOpt = False,
 ) -> None:
     """Print the path of the data docs index (the snapshot's results page on stderr); they open offline."""
-    from featurestore.console import err, open_in_browser
+    from featurestore.app.console import err, open_in_browser
     from featurestore.errors import FeatureStoreError
-    from featurestore.snapshots import check_id, list_snapshots, recorded_contract
+    from featurestore.store.snapshots import check_id, list_snapshots, recorded_contract
     from schemas.versions import DEFAULT_CONTRACT
     from validation.data_docs import docs_page, site_dir
 

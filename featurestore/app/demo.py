@@ -15,12 +15,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from featurestore.ingest import IngestOptions, IngestResult, ingest_file
-from featurestore.lineage import range_is_current
-from featurestore.materialize import MaterializeConfig, MaterializeResult, materialize
-from featurestore.store import Store
-from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
-from featurestore.validate import ValidateConfig, ValidateResult, validate
+from featurestore.app.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
+from featurestore.compute.materialize import MaterializeConfig, MaterializeResult, materialize
+from featurestore.compute.validate import ValidateConfig, ValidateResult, validate
+from featurestore.ingest.ingest_file import IngestOptions, IngestResult, ingest_file
+from featurestore.store.handle import Store
+from featurestore.store.lineage import range_is_current
 
 logger = logging.getLogger(__name__)
 

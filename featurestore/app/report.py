@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from featurestore.funnel import EligibilityFunnel
+from featurestore.compute.funnel import EligibilityFunnel
 
 
 def funnel_table(funnel: EligibilityFunnel) -> Table:
@@ -88,7 +88,7 @@ def materialize_summary(result: Any) -> Group:
 
 def funnel_from_dict(data: dict[str, Any]) -> EligibilityFunnel:
     """Rebuild a funnel from its stored form (snapshot manifests, bundles)."""
-    from featurestore.funnel import FunnelStage
+    from featurestore.compute.funnel import FunnelStage
 
     stages = tuple(FunnelStage(**stage) for stage in data["stages"])
     return EligibilityFunnel(data["bars"], stages, data["reason_counts"], data["reason_shares"])
