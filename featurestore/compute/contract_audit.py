@@ -100,7 +100,9 @@ def audit_declaration(sample: pa.Table, contract: Contract) -> Audit:
     try:
         files = load_sql_version(contract.version, contract.sql_root)
     except ContractError as exc:
-        return Audit("declaration vs SQL", False, checked, (Finding("-", "-", str(exc)),), "fix the SQL files")
+        return Audit(
+            "declaration vs SQL", False, checked, (Finding("-", "-", str(exc)),), "fix the SQL files"
+        )
     by_file = {t.sql: t for t in contract.tables}
     findings: list[Finding] = []
     con = duckdb.connect()
@@ -144,7 +146,7 @@ def _column_findings(table: Any, produced: dict[str, str], file_name: str) -> li
             out.append(Finding(table.name, col.name, f"declared but {file_name} does not produce it"))
             continue
         want, got = SQL_TYPES[col.dtype], produced[col.name]
-        same = got == want or (want in _INTEGER_TYPES and got in _INTEGER_TYPES) or got == "\"NULL\""
+        same = got == want or (want in _INTEGER_TYPES and got in _INTEGER_TYPES) or got == '"NULL"'
         if not same:
             out.append(Finding(table.name, col.name, f"declared {col.dtype} ({want}), SQL gives {got}"))
     return out
@@ -166,8 +168,15 @@ def compare_tables(
         differ, size = _differing(x, y, exact)
         if differ.any():
             first = int(np.flatnonzero(differ)[0])
-            out.append(Finding(table, name, f"{int(differ.sum())} of {len(differ)} rows differ",
-                               str(ts[first].as_py()), size))
+            out.append(
+                Finding(
+                    table,
+                    name,
+                    f"{int(differ.sum())} of {len(differ)} rows differ",
+                    str(ts[first].as_py()),
+                    size,
+                )
+            )
     return out
 
 
@@ -244,7 +253,8 @@ def audit_leakage(
     threads: int | None = None,
 ) -> Audit:
     """At each cut bar T rebuild (a) with every bar after T deleted and (b) with them replaced by a random
-    walk (WALK_BARS long, then the sample ends); every decision-table value at ts <= T must be identical, and labels at ts <= T - horizon too."""
+    walk (WALK_BARS long, then the sample ends); every decision-table value at ts <= T must be identical,
+    and labels at ts <= T - horizon too."""
     ts = sample.column("ts")
     start, end = ts[0].as_py(), ts[-1].as_py() + timedelta(microseconds=1)
     wanted = [*decision_tables(contract, tables), *label_tables(contract, tables)]
@@ -261,11 +271,19 @@ def audit_leakage(
             for name in wanted:
                 upto = label_limit if name in label_tables(contract) else limit
                 cols = [c.name for c in contract.table(name).columns if c.role != "key"]
-                for f in compare_tables(rows_upto(base[name], upto), rows_upto(run[name], upto), name, cols,
-                                        exact=True):
-                    seen.setdefault((f.table, f.column), Finding(
-                        f.table, f.column, f"changes when the future after {limit} is {how}: {f.problem}",
-                        f.first_ts, f.size))
+                for f in compare_tables(
+                    rows_upto(base[name], upto), rows_upto(run[name], upto), name, cols, exact=True
+                ):
+                    seen.setdefault(
+                        (f.table, f.column),
+                        Finding(
+                            f.table,
+                            f.column,
+                            f"changes when the future after {limit} is {how}: {f.problem}",
+                            f.first_ts,
+                            f.size,
+                        ),
+                    )
     return Audit(
         "leakage",
         not seen,
@@ -301,8 +319,9 @@ def audit_range_independence(
     findings: list[Finding] = []
     lo, hi = pa.scalar(start, pa.timestamp("us")), pa.scalar(end, pa.timestamp("us"))
     for name in wanted:
-        whole = base[name].filter(pc.and_(pc.greater_equal(base[name].column("ts"), lo),
-                                          pc.less(base[name].column("ts"), hi)))
+        whole = base[name].filter(
+            pc.and_(pc.greater_equal(base[name].column("ts"), lo), pc.less(base[name].column("ts"), hi))
+        )
         cols = [c.name for c in contract.table(name).columns if c.role != "key"]
         findings += compare_tables(whole, part[name], name, cols, exact=False)
     return Audit(

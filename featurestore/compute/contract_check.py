@@ -30,8 +30,8 @@ from featurestore.compute.contract_audit import (
     audit_declaration,
     audit_leakage,
     audit_range_independence,
-    label_tables,
     decision_tables,
+    label_tables,
     pick_cuts,
 )
 from featurestore.compute.contract_health import audit_health
@@ -104,8 +104,11 @@ class CheckResult:
         return self.audit.passed
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.record.to_dict(), "result": self.audit.to_dict(),
-                "report": [str(p) for p in self.report_paths]}
+        return {
+            **self.record.to_dict(),
+            "result": self.audit.to_dict(),
+            "report": [str(p) for p in self.report_paths],
+        }
 
 
 def audit_contract(
@@ -135,8 +138,17 @@ def audit_contract(
         stage("long run")
         base = run_pipeline(sample, start, end, contract=contract, tables=wanted, threads=threads)
         stage("leakage")
-        audits.append(audit_leakage(sample, base, contract, pick_cuts(sample, contract, cuts, seed), seed,
-                                    tables=tables, threads=threads))
+        audits.append(
+            audit_leakage(
+                sample,
+                base,
+                contract,
+                pick_cuts(sample, contract, cuts, seed),
+                seed,
+                tables=tables,
+                threads=threads,
+            )
+        )
         stage("lookback sufficiency")
         audits.append(audit_lookback(sample, base, contract, seed, tables=tables))
         stage("range independence")
@@ -145,10 +157,24 @@ def audit_contract(
         audits.append(audit_health(base, contract, tables=wanted))
     else:
         for name in ("leakage", "lookback sufficiency", "range independence", "feature health"):
-            audits.append(Audit(name, False, "not run: the SQL does not match its declaration", skipped=True,
-                                fix="fix the declaration first"))
-    return ContractAudit(contract.version, full_contract_hash(contract), tuple(audits), sample.num_rows,
-                         ts[0].as_py(), ts[-1].as_py(), time.perf_counter() - started)
+            audits.append(
+                Audit(
+                    name,
+                    False,
+                    "not run: the SQL does not match its declaration",
+                    skipped=True,
+                    fix="fix the declaration first",
+                )
+            )
+    return ContractAudit(
+        contract.version,
+        full_contract_hash(contract),
+        tuple(audits),
+        sample.num_rows,
+        ts[0].as_py(),
+        ts[-1].as_py(),
+        time.perf_counter() - started,
+    )
 
 
 def check_contract(
@@ -182,9 +208,21 @@ def check_contract(
         audit = audit_contract(sample, contract, cuts=config.cuts, seed=config.seed, on_stage=on_stage)
         check_id = uuid.uuid4().hex[:16]
         paths = _write_reports(store, config, start, end, audit, check_id)
-        record = CheckRecord(check_id, contract.version, audit.full_contract_hash, config.symbol,
-                             config.timeframe, lo, hi, config.cuts, config.seed, audit.passed,
-                             audit.to_dict(), str(paths[1]), datetime.now(UTC).replace(tzinfo=None))
+        record = CheckRecord(
+            check_id,
+            contract.version,
+            audit.full_contract_hash,
+            config.symbol,
+            config.timeframe,
+            lo,
+            hi,
+            config.cuts,
+            config.seed,
+            audit.passed,
+            audit.to_dict(),
+            str(paths[1]),
+            datetime.now(UTC).replace(tzinfo=None),
+        )
         record_check(con, record)
     logger.info("contract check %s of %s: %s", check_id, contract.version, audit.summary())
     return CheckResult(record, audit, paths)
@@ -209,15 +247,22 @@ def _range(con: Any, config: CheckConfig) -> tuple[date, date]:
 def _write_reports(
     store: Store, config: CheckConfig, start: date, end: date, audit: ContractAudit, check_id: str
 ) -> tuple[Path, Path]:
-    from validation.html_report import write_html
-
     from featurestore.compute.contract_check_report import check_html
+    from validation.html_report import write_html
 
     store.reports_dir.mkdir(parents=True, exist_ok=True)
     stem = f"contract-check-{audit.contract}-{config.symbol}-{start}-{end}"
-    facts = {"check id": check_id, "contract": audit.contract, "full_contract_hash": audit.full_contract_hash,
-             "symbol": config.symbol, "range": f"{start}..{end}", "bars": audit.bars, "cuts": config.cuts,
-             "seed": config.seed, "seconds": round(audit.seconds, 1)}
+    facts = {
+        "check id": check_id,
+        "contract": audit.contract,
+        "full_contract_hash": audit.full_contract_hash,
+        "symbol": config.symbol,
+        "range": f"{start}..{end}",
+        "bars": audit.bars,
+        "cuts": config.cuts,
+        "seed": config.seed,
+        "seconds": round(audit.seconds, 1),
+    }
     json_path = store.reports_dir / f"{stem}.json"
     json_path.write_text(json.dumps({**facts, **audit.to_dict()}, indent=2, default=str), encoding="utf-8")
     html_path = write_html(check_html(audit, facts, json_path.name), store.reports_dir / f"{stem}.html")

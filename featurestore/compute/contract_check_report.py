@@ -27,13 +27,19 @@ def check_html(audit: Any, facts: Mapping[str, Any], json_name: str) -> HtmlRepo
         f"{len(audit.audits) - len(failed)} of {len(audit.audits)} audits pass on {audit.bars:,} bars "
         f"({audit.first_ts}..{audit.last_ts})",
     )
-    sections = [Section("Audits", tables=[Table(["audit", "result", "checked", "columns"], audit_rows(audit))])]
+    sections = [
+        Section("Audits", tables=[Table(["audit", "result", "checked", "columns"], audit_rows(audit))])
+    ]
     for a in failed:
-        rows = [[f.table, f.column, f.problem, f.first_ts or "-", "-" if f.size is None else f"{f.size:.6g}"]
-                for f in a.findings]
-        sections.append(Section(
-            a.name,
-            paragraphs=[f"How to fix: {a.fix}"],
-            tables=[Table(["table", "column", "problem", "first ts", "max |diff|"], rows)],
-        ))
+        rows = [
+            [f.table, f.column, f.problem, f.first_ts or "-", "-" if f.size is None else f"{f.size:.6g}"]
+            for f in a.findings
+        ]
+        sections.append(
+            Section(
+                a.name,
+                paragraphs=[f"How to fix: {a.fix}"],
+                tables=[Table(["table", "column", "problem", "first ts", "max |diff|"], rows)],
+            )
+        )
     return HtmlReport(f"Contract check: {audit.contract}", verdict, sections, dict(facts), json_name)

@@ -64,7 +64,9 @@ def _nulls(table: str, col: Column, values: pa.ChunkedArray) -> list[Finding]:
         missing += int(pc.sum(pc.is_nan(values.fill_null(0.0))).as_py() or 0)
     if not missing:
         return []
-    return [Finding(table, col.name, f"{missing:,} NULL/NaN rows outside warmup (null policy {col.nullable})")]
+    return [
+        Finding(table, col.name, f"{missing:,} NULL/NaN rows outside warmup (null policy {col.nullable})")
+    ]
 
 
 def _range(table: str, col: Column, values: pa.ChunkedArray) -> list[Finding]:
@@ -74,8 +76,14 @@ def _range(table: str, col: Column, values: pa.ChunkedArray) -> list[Finding]:
         with np.errstate(invalid="ignore"):
             out = (x < lo) | (x > hi)
         if out.any():
-            return [Finding(table, col.name, f"{int(out.sum()):,} rows outside the declared range [{lo}, {hi}]: "
-                            f"min {np.nanmin(x):.6g}, max {np.nanmax(x):.6g}")]
+            return [
+                Finding(
+                    table,
+                    col.name,
+                    f"{int(out.sum()):,} rows outside the declared range [{lo}, {hi}]: "
+                    f"min {np.nanmin(x):.6g}, max {np.nanmax(x):.6g}",
+                )
+            ]
     if col.allowed is not None:
         seen = set(pc.unique(values.drop_null()).to_pylist())
         extra = sorted(seen - set(col.allowed), key=str)

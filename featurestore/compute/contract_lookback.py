@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from featurestore.compute.contract_audit import RTOL, ATOL, Audit, Finding
+from featurestore.compute.contract_audit import ATOL, RTOL, Audit, Finding
 from featurestore.compute.pipeline import run_pipeline
 from schemas.columns import Column
 from schemas.contract import Contract
@@ -73,10 +73,15 @@ def audit_lookback(
 def _finding(table: str, col: Column, needed: int | None, reach: int, limit: int) -> Finding:
     if needed is None:
         short = f" (the sample allowed {reach} of the {limit} searched)" if reach < limit else ""
-        return Finding(table, col.name, f"declared {col.lookback}; depends on all history: no lookback up "
-                       f"to {reach} bars gives the long-history value{short}")
-    return Finding(table, col.name, f"declared {col.lookback}, needs {needed} earlier bars: declare "
-                   f"lookback={needed}")
+        return Finding(
+            table,
+            col.name,
+            f"declared {col.lookback}; depends on all history: no lookback up "
+            f"to {reach} bars gives the long-history value{short}",
+        )
+    return Finding(
+        table, col.name, f"declared {col.lookback}, needs {needed} earlier bars: declare lookback={needed}"
+    )
 
 
 def _probes(sample: pa.Table, contract: Contract, seed: int) -> list[int]:
@@ -92,7 +97,11 @@ class _Prober:
     """Runs the contract's SQL on the `lookback + 1` bars ending at each probe and compares with `base`."""
 
     def __init__(
-        self, sample: pa.Table, base: dict[str, pa.Table], contract: Contract, probes: list[int],
+        self,
+        sample: pa.Table,
+        base: dict[str, pa.Table],
+        contract: Contract,
+        probes: list[int],
         con: duckdb.DuckDBPyConnection,
     ) -> None:
         self.sample, self.contract, self.probes, self.con = sample, contract, probes, con
@@ -105,8 +114,15 @@ class _Prober:
         candles = self.sample.slice(p - lookback, lookback + 1)
         start = self.ts[k]
         not_warm = pa.chunked_array([pa.array([False])])
-        return run_pipeline(candles, start, start + timedelta(microseconds=1), contract=self.contract,
-                            tables=tables, warmup=not_warm, database=self.con)
+        return run_pipeline(
+            candles,
+            start,
+            start + timedelta(microseconds=1),
+            contract=self.contract,
+            tables=tables,
+            warmup=not_warm,
+            database=self.con,
+        )
 
     def failing(self, lookback: int, cols: list[tuple[str, Column]]) -> list[tuple[str, Column]]:
         tables = sorted({t for t, _ in cols})
@@ -150,4 +166,3 @@ def _smallest(probe: _Prober, table: str, col: Column, declared: int, reach: int
         else:
             low = mid
     return high
-

@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from featurestore.errors import ContractNotChecked
+from featurestore.errors import ContractError, ContractNotChecked
 from schemas.contract import Contract, full_contract_hash
 from schemas.versions import CONTRACTS
 
@@ -56,8 +56,10 @@ class CheckRecord:
 
 def record_check(con: duckdb.DuckDBPyConnection, record: CheckRecord) -> None:
     values = dict(record.__dict__, result=json.dumps(record.result, default=str))
-    con.execute(f"INSERT INTO contract_checks ({_COLUMNS}) VALUES ({', '.join('?' * 13)})",
-                [values[k.strip()] for k in _COLUMNS.split(",")])
+    con.execute(
+        f"INSERT INTO contract_checks ({_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+        [values[k.strip()] for k in _COLUMNS.split(",")],
+    )
 
 
 def checks_of(
@@ -118,10 +120,41 @@ def require_passing_check(con: duckdb.DuckDBPyConnection, contract: Contract, sy
     if state in ("passed", "built-in"):
         return
     raise ContractNotChecked(
-        f"contract {contract.version} (full_contract_hash {full_contract_hash(contract)[:16]}) has no passing "
-        f"check on record for {symbol} ({state}: {why}); nothing was written.\n"
+        f"contract {contract.version} (full_contract_hash {full_contract_hash(contract)[:16]}) has no "
+        f"passing check on record for {symbol} ({state}: {why}); nothing was written.\n"
         f"  how to fix: run `fs contract check {contract.version} --symbol {symbol}` and fix what it reports"
     )
+
+
+def check_states(con: duckdb.DuckDBPyConnection, symbols: list[str]) -> list[dict[str, Any]]:
+    """`fs status`: the check state of each known version (built-in and recorded ones) per symbol."""
+    from featurestore.store.versions import named_contract
+
+    recorded = checks_of(con)
+    names = sorted(set(CONTRACTS) | {r.contract for r in recorded})
+    out = []
+    for name in names:
+        try:
+            contract = named_contract(name)
+        except ContractError:
+            contract = None
+        for symbol in symbols:
+            if contract is None:
+                state, why = "unknown", f"version {name} is no longer defined"
+            else:
+                state, why = check_state(con, contract, symbol)
+            last = next((r for r in recorded if r.contract == name and r.symbol == symbol), None)
+            out.append(
+                {
+                    "contract": name,
+                    "symbol": symbol,
+                    "state": state,
+                    "why": why,
+                    "last_check": last.check_id if last else None,
+                    "last_report": last.report_path if last else None,
+                }
+            )
+    return out
 
 
 def _span(record: CheckRecord) -> str:
