@@ -34,6 +34,7 @@ RTOL, ATOL = 1e-9, 1e-12
 # The random-walk future runs this many bars (a week of M5) and the sample ends there: every row up to the
 # cut still sees a changed future, and the rebuild costs the history plus a week, not the whole sample.
 WALK_BARS = 2016
+GAP = 1.2
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER"}
 
 
@@ -216,14 +217,16 @@ def pick_cuts(sample: pa.Table, contract: Contract, n: int, seed: int) -> list[i
 def random_walk_after(sample: pa.Table, cut: int, seed: int, bars: int | None = None) -> pa.Table:
     """The sample up to row `cut`, then `bars` bars (default: all the rest) replaced by a seeded random walk
     of the sample's own 1-bar log-return volatility (same timestamps; spreads and tick volumes resampled
-    from the sample); the sample ends after the walk."""
+    from the sample); the sample ends after the walk. The walk opens with a gap to GAP x the sample's
+    highest high, so any statistic over the whole slice (its maximum, mean, spread) moves with it."""
     rng = np.random.default_rng(seed)
+    highest = float(pc.max(sample.column("high")).as_py())
     sample = sample.slice(0, cut + 1 + bars) if bars is not None else sample
     close = sample.column("close").to_numpy()
     k = sample.num_rows - cut - 1
     sigma = float(np.std(np.diff(np.log(close)))) or 1e-4
-    path = close[cut] * np.exp(np.cumsum(rng.normal(0.0, sigma, k)))
-    opens = np.concatenate([[close[cut]], path[:-1]])
+    path = GAP * highest * np.exp(np.cumsum(rng.normal(0.0, sigma, k)))
+    opens = np.concatenate([[GAP * highest], path[:-1]])
     wick = np.abs(rng.normal(0.0, sigma / 2, (2, k)))
     columns = {
         "open": opens,

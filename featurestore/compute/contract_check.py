@@ -232,7 +232,7 @@ def _range(con: Any, config: CheckConfig) -> tuple[date, date]:
     first, last = con.execute(
         "SELECT min(ts), max(ts) FROM candles WHERE symbol = ? AND timeframe = ?",
         [config.symbol, config.timeframe],
-    ).fetchone()
+    ).fetchall()[0]
     if last is None:
         raise MaterializeError(
             f"no {config.timeframe} candles of {config.symbol} in the store: run `fs ingest` first"

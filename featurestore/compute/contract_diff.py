@@ -191,7 +191,7 @@ def _compare_stored(
     counts = con.execute(
         f"SELECT (SELECT count(*) FROM {sa} WHERE {where}), (SELECT count(*) FROM {sb} WHERE {where})",
         [symbol, start, end] * 2,
-    ).fetchone()
+    ).fetchall()[0]
     parts = []
     for c in columns:
         x, y = f"x.{c.name}", f"y.{c.name}"
@@ -208,7 +208,7 @@ def _compare_stored(
         f"SELECT count(*), {', '.join(parts)} FROM (SELECT * FROM {sa} WHERE {where}) x "
         f"JOIN (SELECT * FROM {sb} WHERE {where}) y USING (symbol, ts)",
         [symbol, start, end] * 2,
-    ).fetchone()
+    ).fetchall()[0]
     compared = int(row[0])
     cols = {}
     for i, c in enumerate(columns):
@@ -237,7 +237,7 @@ def contract_diff(
         return result
     with store.connect(read_only=True) as con:
         if days is None:
-            last = con.execute("SELECT max(ts) FROM candles WHERE symbol = ?", [symbol]).fetchone()[0]
+            last = con.execute("SELECT max(ts) FROM candles WHERE symbol = ?", [symbol]).fetchall()[0][0]
             if last is None:
                 raise MaterializeError(f"no candles of {symbol} in the store: run `fs ingest` first")
             days = (last.date() - timedelta(days=364), last.date())

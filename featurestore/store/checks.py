@@ -68,7 +68,7 @@ def checks_of(
     """Recorded checks, newest first (of one contract name and/or symbol when given)."""
     present = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'contract_checks'"
-    ).fetchone()
+    ).fetchall()[0]
     if not present or not present[0]:
         return []
     rows = con.execute(
