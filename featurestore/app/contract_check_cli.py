@@ -184,7 +184,12 @@ def _data_table(data: dict[str, Any], span: str) -> Table:
                     s["first_differing_ts"] or "-",
                 )
         table.add_row(
-            f"{name} ({len(same)} columns)", f"{body['rows_compared']:,}", "0 (identical)", "", "", ""
+            f"{name}: {len(same)} of {len(body['columns'])} columns",
+            f"{body['rows_compared']:,}",
+            "0 (identical)",
+            "",
+            "",
+            "",
         )
     return table
 
