@@ -118,11 +118,11 @@ def validate(
         stage("lineage")
         if contract is None:
             contract = _range_contract(con, config, start, end)
-        require_passing_check(con, contract, config.symbol)
         _require_tables(con, contract)
         segments = check_lineage(
             con, config.symbol, config.timeframe, start, end, contract, _materialize_command(store, config)
         )
+        require_passing_check(con, contract, config.symbol)
         runs = _runs(segments)
         stage("read tables")
         tables = _read_tables(con, config, start, end, contract)
