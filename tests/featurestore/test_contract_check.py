@@ -74,7 +74,8 @@ def test_validate_seals_a_user_version_only_after_a_passing_check(store: Store, 
     assert validate(store, config, contract=contract).created
 
     write_user_sql(tmp_path, "u_sma", SMA.replace("19 PRECEDING", "18 PRECEDING"))  # the folder is edited
-    with pytest.raises(ContractNotChecked, match="stale"):
+    materialize(store, MaterializeConfig("XAUUSD", START, END), contract=contract)
+    with pytest.raises(ContractNotChecked, match="stale: checked under full_contract_hash"):
         validate(store, config, contract=contract)
 
 
