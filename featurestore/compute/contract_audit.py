@@ -217,15 +217,24 @@ def pick_cuts(sample: pa.Table, contract: Contract, n: int, seed: int) -> list[i
 def random_walk_after(sample: pa.Table, cut: int, seed: int, bars: int | None = None) -> pa.Table:
     """The sample up to row `cut`, then `bars` bars (default: all the rest) replaced by a seeded random walk
     of the sample's own 1-bar log-return volatility (same timestamps; spreads and tick volumes resampled
-    from the sample); the sample ends after the walk. The walk opens with a gap to GAP x the sample's
-    highest high, so any statistic over the whole slice (its maximum, mean, spread) moves with it."""
+    from the sample); the sample ends after the walk. Its first half runs from GAP x the sample's highest
+    high, its second half from the lowest low / GAP, so any statistic over the whole slice (its maximum,
+    minimum, mean, spread, ranks) moves with it."""
     rng = np.random.default_rng(seed)
     highest = float(pc.max(sample.column("high")).as_py())
+    lowest = float(pc.min(sample.column("low")).as_py())
     sample = sample.slice(0, cut + 1 + bars) if bars is not None else sample
     close = sample.column("close").to_numpy()
     k = sample.num_rows - cut - 1
     sigma = float(np.std(np.diff(np.log(close)))) or 1e-4
-    path = GAP * highest * np.exp(np.cumsum(rng.normal(0.0, sigma, k)))
+    steps = rng.normal(0.0, sigma, k)
+    half = k // 2
+    path = np.concatenate(
+        [
+            GAP * highest * np.exp(np.cumsum(steps[:half])),
+            lowest / GAP * np.exp(np.cumsum(steps[half:])),
+        ]
+    )
     opens = np.concatenate([[GAP * highest], path[:-1]])
     wick = np.abs(rng.normal(0.0, sigma / 2, (2, k)))
     columns = {

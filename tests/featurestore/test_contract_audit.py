@@ -68,6 +68,20 @@ def test_normalizing_by_the_whole_range_max_leaks_through_the_range(
     assert line.startswith("user_features.close_to_max: changes when the future after")
 
 
+@pytest.mark.parametrize(
+    "select",
+    [
+        "(close - min(low) OVER ()) / close AS above_range_low",
+        "percent_rank() OVER (ORDER BY close) AS close_rank",
+        "close / avg(close) OVER () - 1 AS dev_from_range_mean",
+    ],
+)
+def test_other_whole_range_statistics_leak(synthetic_slice: pa.Table, tmp_path: Path, select: str) -> None:
+    name = select.rsplit(" AS ", 1)[1]
+    result = audit(synthetic_slice, tmp_path, select, [feature(name, 0)])
+    assert any(line.startswith(f"user_features.{name}: changes when") for line in failing(result)["leakage"])
+
+
 def test_a_short_declared_lookback_gets_the_lookback_to_declare(
     synthetic_slice: pa.Table, tmp_path: Path
 ) -> None:
