@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from featurestore.store.checks import check_states
+from featurestore.store.checks import check_states, checks_of
 from featurestore.store.handle import Store
 from featurestore.store.lineage import Run, coverage, describe_marks, runs_of, stale_marks
 from featurestore.store.snapshots import list_snapshots
@@ -36,6 +36,7 @@ def store_status(store: Store, symbol: str | None = None) -> dict[str, Any]:
         symbols = sorted(
             {r[0] for r in con.execute("SELECT DISTINCT symbol FROM materialize_log").fetchall()}
             | {m.get("symbol") for m in list_snapshots(store)}
+            | {r.symbol for r in checks_of(con)}
         )
         if symbol is not None:
             symbols = [symbol]
