@@ -190,7 +190,7 @@ def check_contract(
         MaterializeError: no candles of the symbol in the range, or too few for the audits.
         StoreBusyError: another process holds the store.
     """
-    with store.connect() as con:
+    with store.connect(read_only=True) as con:  # the audits run without holding the store
         start, end = _range(con, config)
         lo, hi = utc_day_range(start, end)
         sample = con.sql(
@@ -205,9 +205,10 @@ def check_contract(
                 f"needs at least {need} (warmup {contract.warmup_bars} + label horizon + cuts): widen "
                 "--date-range or ingest more candles"
             )
-        audit = audit_contract(sample, contract, cuts=config.cuts, seed=config.seed, on_stage=on_stage)
-        check_id = uuid.uuid4().hex[:16]
-        paths = _write_reports(store, config, start, end, audit, check_id)
+    audit = audit_contract(sample, contract, cuts=config.cuts, seed=config.seed, on_stage=on_stage)
+    check_id = uuid.uuid4().hex[:16]
+    paths = _write_reports(store, config, start, end, audit, check_id)
+    with store.connect() as con:
         record = CheckRecord(
             check_id,
             contract.version,

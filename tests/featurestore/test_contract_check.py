@@ -132,3 +132,11 @@ def test_cli_check_json_and_the_exit_codes(store: Store) -> None:
     unknown = runner.invoke(app, ["contract", "check", "nope", "--store", str(store.root)])
     assert_exit(unknown, 1, "unknown contract version 'nope'")
     assert 11 in EXIT_CODES and 12 in EXIT_CODES
+
+
+def test_cli_check_refuses_a_missing_store_and_a_too_short_range(store: Store, tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["contract", "check", "v2", "--store", str(tmp_path / "nowhere")])
+    assert_exit(missing, 2, "no store here")
+    short = ["contract", "check", "v2", "--date-range", "2025-02-03..2025-02-05", "--store", str(store.root)]
+    assert_exit(runner.invoke(app, short), 1, "the check needs at least 5655", "widen --date-range")
+    assert checks_of_store(store) == []  # nothing recorded
