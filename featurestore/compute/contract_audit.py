@@ -147,7 +147,7 @@ def _column_findings(table: Any, produced: dict[str, str], file_name: str) -> li
             out.append(Finding(table.name, col.name, f"declared but {file_name} does not produce it"))
             continue
         want, got = SQL_TYPES[col.dtype], produced[col.name]
-        same = got == want or (want in _INTEGER_TYPES and got in _INTEGER_TYPES) or got == '"NULL"'
+        same = got == want or (want in _INTEGER_TYPES and got in _INTEGER_TYPES)
         if not same:
             out.append(Finding(table.name, col.name, f"declared {col.dtype} ({want}), SQL gives {got}"))
     return out
