@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -158,4 +158,6 @@ def check_states(con: duckdb.DuckDBPyConnection, symbols: list[str]) -> list[dic
 
 
 def _span(record: CheckRecord) -> str:
-    return f"{record.symbol} {record.range_start:%Y-%m-%d}..{record.range_end:%Y-%m-%d}"
+    """The checked UTC days, inclusive (the record holds the half-open [start, end) of the sample)."""
+    last = record.range_end - timedelta(days=1)
+    return f"{record.symbol} {record.range_start:%Y-%m-%d}..{last:%Y-%m-%d}"
