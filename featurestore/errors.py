@@ -23,6 +23,10 @@ EXIT_CODES: dict[int, str] = {
     9: "a verify-fullyear invariant failed",
     10: "lineage: the range is not fully materialized from the stored candles under the contract in force "
     "(run the `fs materialize` command the message names; nothing written)",
+    11: "contract check failed: an audit found leakage, a short lookback, range dependence, a declaration "
+    "mismatch or unhealthy features (the table and the HTML report name the columns)",
+    12: "the contract version has no passing `fs contract check` on record for the symbol "
+    "(run the command the message names; nothing written)",
 }
 
 
@@ -85,3 +89,15 @@ class MaterializeError(FeatureStoreError):
 
 class ContractError(FeatureStoreError):
     """The SQL files and the contract disagree, or a SQL file is malformed."""
+
+
+class ContractCheckFailed(FeatureStoreError):
+    """`fs contract check` found a failing audit (the check is recorded, the report written)."""
+
+    exit_code = 11
+
+
+class ContractNotChecked(FeatureStoreError):
+    """`fs validate` refuses a contract version whose current definition has no passing check on record."""
+
+    exit_code = 12

@@ -28,6 +28,7 @@ from featurestore.app.console import (
     print_warning,
     store_at,
 )
+from featurestore.app.contract_check_cli import register as register_contract_check
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="XAUUSD feature store: ingest, materialize."
@@ -264,6 +265,11 @@ def snapshots_show(
             out.print(snapshot_summary(snap.manifest))
 
     _run(debug, action)
+
+
+contract_app = typer.Typer(no_args_is_help=True, help="Audit and compare contract versions.")
+app.add_typer(contract_app, name="contract")
+register_contract_check(contract_app)
 
 
 @app.command()

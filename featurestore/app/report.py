@@ -183,4 +183,12 @@ def status_tables(report: dict[str, Any]) -> list[Table]:
                 ", ".join(s["bundles"]) or "-",
             )
         tables += [parts, snaps]
-    return tables
+    checks = Table(
+        title="contract checks (fs contract check; fs validate seals passed and built-in ones)",
+        title_justify="left",
+    )
+    for column in ("contract", "symbol", "state", "why"):
+        checks.add_column(column)
+    for c in report.get("contract_checks", []):
+        checks.add_row(c["contract"], c["symbol"], c["state"], c["why"])
+    return [*tables, checks]

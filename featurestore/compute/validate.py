@@ -5,7 +5,9 @@ Usage::
     result = validate(Store.at("./fsdata"), ValidateConfig("XAUUSD", date(2025, 2, 1), date(2025, 10, 27)))
     result.snapshot_id, result.docs_path
 
-If any check fails, no snapshot is written, the report is saved under `reports/`, and `ValidationFailed`
+A user contract version is sealed only after a passing `fs contract check` of its current definition on
+the symbol (`featurestore.store.checks`; the built-in versions are audited by the test suite). If any check
+fails, no snapshot is written, the report is saved under `reports/`, and `ValidationFailed`
 carries it. The same inputs always give the same snapshot id; a second run reports the existing snapshot.
 """
 
@@ -27,6 +29,7 @@ import pyarrow as pa
 from featurestore.compute.funnel import EligibilityFunnel, eligibility_funnel
 from featurestore.compute.sql_registry import load_sql_version
 from featurestore.errors import FeatureStoreError, MaterializeError
+from featurestore.store.checks import require_passing_check
 from featurestore.store.handle import Store, utc_day_range
 from featurestore.store.lineage import Run, Segment, check_lineage, coverage, runs_of
 from featurestore.store.snapshots import (
@@ -119,6 +122,7 @@ def validate(
         segments = check_lineage(
             con, config.symbol, config.timeframe, start, end, contract, _materialize_command(store, config)
         )
+        require_passing_check(con, contract, config.symbol)
         runs = _runs(segments)
         stage("read tables")
         tables = _read_tables(con, config, start, end, contract)

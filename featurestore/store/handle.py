@@ -29,7 +29,8 @@ DEFAULT_STORE = "./fsdata"
 DB_FILE = "featurestore.duckdb"
 
 # The candles table from the contract's declaration (types and NOT NULL from it) plus the store's own
-# ingest_id; the bookkeeping tables below belong to the store alone.
+# ingest_id; the bookkeeping tables below belong to the store alone (contract_checks: the record of
+# `fs contract check`, read by featurestore/store/checks.py).
 CANDLES_DDL = create_table(CANDLES, extra=("ingest_id INTEGER NOT NULL",), primary_key=CANDLES.grain)
 STORE_DDL = """
 CREATE TABLE IF NOT EXISTS candles_rejected (
@@ -88,6 +89,21 @@ CREATE TABLE IF NOT EXISTS materialize_stale (
     bars BIGINT NOT NULL,
     first_ts TIMESTAMP NOT NULL,
     last_ts TIMESTAMP NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS contract_checks (
+    check_id VARCHAR PRIMARY KEY,
+    contract VARCHAR NOT NULL,
+    full_contract_hash VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL,
+    timeframe VARCHAR NOT NULL,
+    range_start TIMESTAMP NOT NULL,
+    range_end TIMESTAMP NOT NULL,
+    cuts INTEGER NOT NULL,
+    seed BIGINT NOT NULL,
+    passed BOOLEAN NOT NULL,
+    result VARCHAR NOT NULL,
+    report_path VARCHAR,
     created_at TIMESTAMP NOT NULL
 );
 """

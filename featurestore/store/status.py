@@ -1,5 +1,6 @@
-"""`fs status`: per symbol, what is materialized under which contract, what is stale and why, and which
-snapshots and bundles rest on which materialize runs. Reads the logs only; recomputes nothing.
+"""`fs status`: per symbol, what is materialized under which contract, what is stale and why, which
+snapshots and bundles rest on which materialize runs, and each contract version's `fs contract check`
+state. Reads the logs only; recomputes nothing.
 
 Usage::
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from featurestore.store.checks import check_states, checks_of
 from featurestore.store.handle import Store
 from featurestore.store.lineage import Run, coverage, describe_marks, runs_of, stale_marks
 from featurestore.store.snapshots import list_snapshots
@@ -34,12 +36,14 @@ def store_status(store: Store, symbol: str | None = None) -> dict[str, Any]:
         symbols = sorted(
             {r[0] for r in con.execute("SELECT DISTINCT symbol FROM materialize_log").fetchall()}
             | {m.get("symbol") for m in list_snapshots(store)}
+            | {r.symbol for r in checks_of(con)}
         )
         if symbol is not None:
             symbols = [symbol]
         runs = {(s, tf): runs_of(con, s, tf) for s, tf in _keys(con, symbols)}
         every = [r for rs in runs.values() for r in rs]
         marks = stale_marks(con, [r.run_id for r in every])
+        checks = check_states(con, symbols)
     judge = _Judge(marks)
     bundles, unreadable = _bundles_by_snapshot(store)
     by_id = {r.run_id: r for r in every}
@@ -48,6 +52,7 @@ def store_status(store: Store, symbol: str | None = None) -> dict[str, Any]:
         "default_version": DEFAULT_VERSION,
         "symbols": {},
         "unreadable_bundles": unreadable,
+        "contract_checks": checks,
     }
     for name in symbols:
         parts = []

@@ -19,6 +19,7 @@ from featurestore.app.cli import app
 from featurestore.app.synthetic import SyntheticConfig, generate_candles, write_mt5_tsv
 from featurestore.compute.materialize import MaterializeConfig, materialize
 from featurestore.compute.validate import ValidateConfig, validate
+from featurestore.errors import ContractNotChecked
 from featurestore.ingest.ingest_file import IngestOptions, ingest_file
 from featurestore.store.handle import Store
 from featurestore.store.lineage import LineageError
@@ -103,6 +104,11 @@ def test_changed_sql_line_is_refused_then_seals_after_materializing_again(
     assert "nothing was written" in message and _no_snapshot(store)
 
     materialize(store, MaterializeConfig("XAUUSD", START, END), contract=edited)
+    # an edited version is a new definition: it seals only with a passing `fs contract check` on record
+    # (tests/featurestore/test_contract_check.py runs the check itself; here the record stands in for it)
+    with pytest.raises(ContractNotChecked, match="fs contract check v1 --symbol XAUUSD"):
+        validate(store, CONFIG, contract=edited)
+    _record_passing_check(store, edited)
     sealed = validate(store, CONFIG, contract=edited)
     assert (
         sealed.created
@@ -112,6 +118,32 @@ def test_changed_sql_line_is_refused_then_seals_after_materializing_again(
     # and the code's own contract now refuses the range, which holds the edited SQL's features
     with pytest.raises(LineageError, match="materialized by run"):
         validate(store, CONFIG)
+
+
+def _record_passing_check(store: Store, contract) -> None:
+    from datetime import datetime
+
+    from featurestore.store.checks import CheckRecord, record_check
+
+    with store.connect() as con:
+        record_check(
+            con,
+            CheckRecord(
+                "lineage-test",
+                contract.version,
+                contract_hashes(contract)["full_contract_hash"],
+                "XAUUSD",
+                "M5",
+                datetime(2025, 1, 1),
+                datetime(2025, 4, 1),
+                5,
+                7,
+                True,
+                {"summary": "all audits pass"},
+                None,
+                datetime(2025, 4, 1),
+            ),
+        )
 
 
 def _replace_ingest(store: Store, candles: pl.DataFrame, tmp_path: Path) -> int:
