@@ -23,6 +23,8 @@ EXIT_CODES: dict[int, str] = {
     9: "a verify-fullyear invariant failed",
     10: "lineage: the range is not fully materialized from the stored candles under the contract in force "
     "(run the `fs materialize` command the message names; nothing written)",
+    11: "contract SQL refused or failed: a file is not exactly one SELECT, reads outside its inputs, does "
+    "not parse, calls an unknown function or returns other columns than declared (nothing written)",
 }
 
 
@@ -85,3 +87,10 @@ class MaterializeError(FeatureStoreError):
 
 class ContractError(FeatureStoreError):
     """The SQL files and the contract disagree, or a SQL file is malformed."""
+
+
+class ContractSqlError(ContractError):
+    """A contract version's SQL was refused by the sandbox or failed in DuckDB; the message names the version,
+    the file, its line and column where DuckDB gives one, and DuckDB's message (docs/sql_sandbox.md)."""
+
+    exit_code = 11
