@@ -70,11 +70,11 @@ def run_pipeline(
     """
     every = load_sql_version(contract.version, contract.sql_root)
     params = contract.sql_parameters()
-    queries = checked_queries(every, params)  # every file of the version, before any of them runs
     files = _needed(every, contract, tables, with_eligibility=warmup is None)
     sandbox = open_sandbox(threads) if database is None else database
     con = sandbox.cursor()
     try:
+        queries = checked_queries(con, every, params)  # every file of the version, before any runs
         # Read in place: only the bars file reads the slice, once, ordering it by ts itself.
         con.register("candles_slice", candles_slice)
         con.execute("CREATE TEMP TABLE blocked_intervals (start_ts TIMESTAMP, end_ts TIMESTAMP)")
