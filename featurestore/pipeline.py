@@ -160,7 +160,7 @@ def _output(
         missing = sorted(set(table.names) - set(produced))
         extra = sorted(set(produced) - set(table.names))
         raise ContractSqlError(
-            f"SQL file '{sql_file.path}' produces columns that differ from the contract's table "
+            f"contract {sql_file.version}: {sql_file.path}: its columns differ from the contract's table "
             f"'{table.name}': missing {missing}, not declared {extra}"
         )
     out = out.select(list(table.names))

@@ -60,6 +60,10 @@ class SqlFile:
 
         return _PLACEHOLDER.sub(literal, self.body)
 
+    def placeholders(self) -> list[tuple[str, int]]:
+        """Each `{{name}}` of the body: the name and its offset in `body`."""
+        return [(m.group(1), m.start()) for m in _PLACEHOLDER.finditer(self.body)]
+
     def body_offset(self, parameters: dict[str, Any], rendered_offset: int) -> int:
         """The offset in `body` of character `rendered_offset` of `render(parameters)` (inside a
         placeholder's literal: the placeholder's start)."""

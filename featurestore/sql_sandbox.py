@@ -86,7 +86,8 @@ def checked_queries(
     not run, on the sandbox cursor `con`).
 
     Raises:
-        ContractSqlError: a file is not one SELECT, does not parse, or its name is not an identifier.
+        ContractSqlError: a file is not one SELECT, does not parse, names an unknown parameter, or its
+            name is not an identifier.
     """
     queries = {}
     for sql_file in files:
@@ -95,11 +96,17 @@ def checked_queries(
                 f"{_where(sql_file)}: refused: the name {sql_file.name!r} in its header is not a SQL "
                 "identifier (letters, digits and underscores, not starting with a digit)"
             )
+        for name, offset in sql_file.placeholders():
+            if name not in parameters:
+                raise ContractSqlError(
+                    f"{_where(sql_file, sql_file.file_position(offset))}: unknown parameter '{name}' in "
+                    f"{{{{{name}}}}}; the contract's parameters are {', '.join(sorted(parameters))}"
+                )
         query = sql_file.render(parameters)
         types, error = _statements(con, query)
         if error is not None:
             raise _mapped(sql_file, parameters, query, error, prefix_bytes=0)
-        if types != ((SELECT, 0),):
+        if [kind for kind, _ in types] != [SELECT]:
             raise _refusal(sql_file, parameters, query, types)
         queries[sql_file.name] = query
     return queries

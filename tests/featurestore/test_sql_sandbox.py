@@ -211,3 +211,24 @@ def test_the_sandbox_cannot_be_reconfigured_or_read_python_variables() -> None:
     with pytest.raises(duckdb.CatalogException, match="Table with name leak does not exist"):
         con.sql("SELECT * FROM leak").fetchall()
     sandbox.close()
+
+
+def test_a_select_with_comments_and_a_closing_semicolon_runs_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic_slice: pa.Table
+) -> None:
+    """A block comment before the SELECT and a `;` after it are still one SELECT, with the same values."""
+    built = run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END, tables=["snap_features"])
+    planted = plant(tmp_path, monkeypatch, lambda body: "/* a note */\n" + body.rstrip() + ";\n")
+    tables = ["snap_features"]
+    assert (
+        run_pipeline(synthetic_slice, SYNTH_START, SYNTH_END, contract=planted.contract, tables=tables)
+        == built
+    )
+
+
+def test_an_unknown_parameter_names_its_line(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    planted = plant(
+        world, monkeypatch, lambda body: body.replace("{{gap_cooldown_minutes}}", "{{gap_cooldwn_minutes}}")
+    )
+    line, column = planted.line_of("{{gap_cooldwn_minutes}}"), planted.column_of("{{gap_cooldwn_minutes}}")
+    materialize_refused(world, f", line {line}, column {column}: unknown parameter 'gap_cooldwn_minutes'")
