@@ -21,7 +21,6 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import torch
@@ -29,6 +28,7 @@ import torch
 from featurestore.app.demo import choose_demo_data
 from featurestore.compute.online import featurize_window, lookback_groups, stored_candles
 from featurestore.compute.pipeline import run_pipeline
+from featurestore.compute.sql_sandbox import open_sandbox
 from featurestore.store.handle import Store, utc_day_range
 from schemas.contract import CONTRACT, CONTRACT_HASH_KEYS
 from train.app.demo import run_full_demo
@@ -85,7 +85,7 @@ def online(bundle: LoadedBundle, candles: pa.Table, ends: np.ndarray) -> dict[st
 
 def breakdown(bundle: LoadedBundle, candles: pa.Table, ends: np.ndarray) -> dict[str, float]:
     """Median ms of each part of an online cycle, run one at a time on one core."""
-    database = duckdb.connect(config={"threads": 1})  # as the online featurizer's shared one
+    database = open_sandbox(threads=1)  # as the online featurizer's shared one
     bar = timedelta(minutes=int(CONTRACT.parameters["timeframe_minutes"]))
 
     def group_ms(history: pa.Table, tables: tuple[str, ...], candles_in: int) -> float:

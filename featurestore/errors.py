@@ -27,6 +27,8 @@ EXIT_CODES: dict[int, str] = {
     "mismatch or unhealthy features (the table and the HTML report name the columns)",
     12: "the contract version has no passing `fs contract check` on record for the symbol "
     "(run the command the message names; nothing written)",
+    13: "contract SQL refused or failed: a file is not exactly one SELECT, reads outside its inputs, does "
+    "not parse, calls an unknown function or returns other columns than declared (nothing written)",
 }
 
 
@@ -101,3 +103,10 @@ class ContractNotChecked(FeatureStoreError):
     """`fs validate` refuses a contract version whose current definition has no passing check on record."""
 
     exit_code = 12
+
+
+class ContractSqlError(ContractError):
+    """A contract version's SQL was refused by the sandbox or failed in DuckDB; the message names the version,
+    the file, its line and column where DuckDB gives one, and DuckDB's message (docs/sql_sandbox.md)."""
+
+    exit_code = 13

@@ -27,11 +27,11 @@ from functools import cache
 from itertools import groupby
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurestore.compute.pipeline import run_pipeline
+from featurestore.compute.sql_sandbox import Sandbox, open_sandbox
 from featurestore.errors import MaterializeError
 from featurestore.store.candles import SLICE_COLUMNS
 from featurestore.store.handle import Store
@@ -104,12 +104,13 @@ def _pool() -> ThreadPoolExecutor:
 
 
 @cache
-def _shared_database() -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB for every online call of the process: opening one costs ~30 ms, a cursor on it
+def _shared_database() -> Sandbox:
+    """One sandboxed in-memory DuckDB for every online call of the process (the contract SQL's sandbox,
+    docs/sql_sandbox.md): opening one costs ~30 ms, a cursor on it
     (run_pipeline takes one per call, whose temp tables go with it) under 1 ms. One thread per query: the
     table groups already run side by side, and splitting a few hundred rows further only adds
     synchronization (measured ~12% faster per window than DuckDB's default of a thread per core)."""
-    return duckdb.connect(config={"threads": 1})
+    return open_sandbox(threads=1)
 
 
 def lookback_groups(contract: Contract) -> list[tuple[int, tuple[str, ...]]]:

@@ -1,4 +1,5 @@
-"""Runs the versioned SQL over one slice of candles, in a private in-memory DuckDB.
+"""Runs the versioned SQL over one slice of candles, in a private in-memory DuckDB sandbox
+(`featurestore.compute.sql_sandbox`: one SELECT per file, no file, network or store access).
 
 The same function serves batch materialization (a year plus margins) and the online path (the last
 `warmup_bars + 1` candles), so training and live features come from the same SQL text.
@@ -19,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurestore.compute.sql_registry import SqlFile, load_sql_version
-from featurestore.errors import ContractError
+from featurestore.compute.sql_sandbox import Sandbox, checked_queries, open_sandbox, reading, run_file
+from featurestore.errors import ContractError, ContractSqlError
 from schemas.columns import Table
 from schemas.contract import Contract
 from schemas.versions import DEFAULT_CONTRACT
@@ -41,7 +43,7 @@ def run_pipeline(
     threads: int | None = None,
     tables: Sequence[str] | None = None,
     warmup: pa.ChunkedArray | Callable[[], pa.ChunkedArray] | None = None,
-    database: duckdb.DuckDBPyConnection | None = None,
+    database: Sandbox | None = None,
 ) -> dict[str, pa.Table]:
     """Run every SQL file of the contract's version over `candles_slice` and return the output tables.
 
@@ -57,24 +59,21 @@ def run_pipeline(
             the candles that table's lookback needs, fewer than eligibility's warmup count needs. It may be a
             function giving the flags: it is called only once this run's SQL has run, so the caller can run
             eligibility concurrently.
-        database: an open in-memory DuckDB to run in, through a cursor of its own (so this run's temp
-            tables stay private and go with the cursor); default: a fresh one. Opening a DuckDB costs ~30 ms,
-            which the online featurizer saves by passing the one it keeps.
+        database: an open sandbox to run in, through a cursor of its own (so this run's temp tables stay
+            private and go with the cursor); default: a fresh one with `threads`. Opening a DuckDB costs
+            ~30 ms, which the online featurizer saves by passing the one it keeps.
 
     Raises:
-        ContractError: a SQL file's output columns differ from the contract's declaration.
+        ContractSqlError: a SQL file is not exactly one SELECT, fails in DuckDB, or its output columns
+            differ from the contract's declaration.
     """
-    files = _needed(
-        load_sql_version(contract.version, contract.sql_root),
-        contract,
-        tables,
-        with_eligibility=warmup is None,
-    )
+    every = load_sql_version(contract.version, contract.sql_root)
     params = contract.sql_parameters()
-    con = duckdb.connect() if database is None else database.cursor()
+    files = _needed(every, contract, tables, with_eligibility=warmup is None)
+    sandbox = open_sandbox(threads) if database is None else database
+    con = sandbox.cursor()
     try:
-        if threads is not None:
-            con.execute(f"SET threads = {int(threads)}")
+        queries = checked_queries(con, every, params)  # every file of the version, before any runs
         # Read in place: only the bars file reads the slice, once, ordering it by ts itself.
         con.register("candles_slice", candles_slice)
         con.execute("CREATE TEMP TABLE blocked_intervals (start_ts TIMESTAMP, end_ts TIMESTAMP)")
@@ -85,15 +84,18 @@ def run_pipeline(
         for sql_file in files:
             if on_stage is not None:
                 on_stage(sql_file.name)
-            con.execute(f"CREATE TEMP TABLE {sql_file.name} AS {sql_file.render(params)}")
+            run_file(con, sql_file, queries[sql_file.name], params)
         if warmup is None:
-            warm = _warmup_flags(con, start, end)
+            with reading(_file_of(files, contract.table("eligibility")), "its rows cannot be read"):
+                warm = _warmup_flags(con, start, end)
         else:
             warm = warmup() if callable(warmup) else warmup
         wanted = [t for t in contract.tables if tables is None or t.name in tables]
         return {t.name: _output(con, t, _file_of(files, t), start, end, warm) for t in wanted}
     finally:
         con.close()
+        if database is None:
+            sandbox.close()
 
 
 def _warmup_flags(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pa.ChunkedArray:
@@ -150,13 +152,14 @@ def _output(
     cost a live cycle ~1-2 ms per table).
     """
     query = f"SELECT * FROM {sql_file.name} WHERE ts >= ? AND ts < ? ORDER BY ts"
-    out = con.sql(query, params=[start, end]).to_arrow_table()
+    with reading(sql_file, f"its rows cannot be read as table '{table.name}' (a ts column is needed)"):
+        out = con.sql(query, params=[start, end]).to_arrow_table()
     produced = out.column_names
     if sorted(produced) != sorted(table.names):
         missing = sorted(set(table.names) - set(produced))
         extra = sorted(set(produced) - set(table.names))
-        raise ContractError(
-            f"SQL file '{sql_file.path}' produces columns that differ from the contract's table "
+        raise ContractSqlError(
+            f"contract {sql_file.version}: {sql_file.path}: its columns differ from the contract's table "
             f"'{table.name}': missing {missing}, not declared {extra}"
         )
     out = out.select(list(table.names))

@@ -40,6 +40,8 @@ class SqlFile:
     depends_on: tuple[str, ...]
     description: str
     body: str
+    body_line: int = 1  # the file's line and column (1-based) where `body` starts, for error positions
+    body_column: int = 1
 
     @property
     def sha256(self) -> str:
@@ -57,6 +59,32 @@ class SqlFile:
             return _sql_literal(parameters[key], key, self.path)
 
         return _PLACEHOLDER.sub(literal, self.body)
+
+    def placeholders(self) -> list[tuple[str, int]]:
+        """Each `{{name}}` of the body: the name and its offset in `body`."""
+        return [(m.group(1), m.start()) for m in _PLACEHOLDER.finditer(self.body)]
+
+    def body_offset(self, parameters: dict[str, Any], rendered_offset: int) -> int:
+        """The offset in `body` of character `rendered_offset` of `render(parameters)` (inside a
+        placeholder's literal: the placeholder's start)."""
+        body_at, rendered_at = 0, 0
+        for match in _PLACEHOLDER.finditer(self.body):
+            gap = match.start() - body_at
+            if rendered_offset < rendered_at + gap:
+                break
+            rendered_at += gap
+            size = len(_sql_literal(parameters.get(match.group(1)), match.group(1), self.path))
+            if rendered_offset < rendered_at + size:
+                return match.start()
+            body_at, rendered_at = match.end(), rendered_at + size
+        return body_at + rendered_offset - rendered_at
+
+    def file_position(self, body_offset: int) -> tuple[int, int]:
+        """The file's (line, column), both 1-based, of character `body_offset` of `body`."""
+        before = self.body[:body_offset]
+        line = before.count("\n")
+        column = body_offset - (before.rfind("\n") + 1) + 1
+        return self.body_line + line, column + (self.body_column - 1 if line == 0 else 0)
 
 
 def _sql_literal(value: Any, key: str, path: Path) -> str:
@@ -80,8 +108,10 @@ def parse_sql_file(path: Path) -> SqlFile:
     body_lines: list[str] = []
     current: str | None = None
     in_header = True
+    header_lines = 0
     for line in text.splitlines():
         if in_header and line.startswith("--"):
+            header_lines += 1
             match = _HEADER.match(line)
             if match and match.group(1) in REQUIRED_KEYS:
                 current = match.group(1)
@@ -95,6 +125,8 @@ def parse_sql_file(path: Path) -> SqlFile:
     if missing:
         raise ContractError(f"Failed to load SQL from file '{path}': header lacks {', '.join(missing)}")
     depends = tuple(d.strip() for d in header["depends_on"].split(",") if d.strip())
+    joined = "\n".join(body_lines)
+    lead = joined[: len(joined) - len(joined.lstrip())]
     return SqlFile(
         path=path,
         name=header["name"],
@@ -102,7 +134,9 @@ def parse_sql_file(path: Path) -> SqlFile:
         grain=header["grain"],
         depends_on=depends,
         description=header["description"],
-        body="\n".join(body_lines).strip() + "\n",
+        body=joined.strip() + "\n",
+        body_line=header_lines + lead.count("\n") + 1,
+        body_column=len(lead) - (lead.rfind("\n") + 1) + 1,
     )
 
 
