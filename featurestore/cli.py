@@ -28,14 +28,16 @@ from featurestore.console import (
     print_warning,
     store_at,
 )
+from featurestore.contract_cli import ContractsOpt, contract_app, use_contracts
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="XAUUSD feature store: ingest, materialize."
 )
+app.add_typer(contract_app, name="contract")
 
 DateRangeOpt = Annotated[str, typer.Option(help="UTC days, inclusive: 2025-02-01..2025-10-27.")]
 ContractOpt = Annotated[
-    str | None, typer.Option("--contract", help="Contract version (v1, v2); see README for the default.")
+    str | None, typer.Option("--contract", help="Contract version (v1, v2 or a user version); see README.")
 ]
 
 
@@ -115,6 +117,7 @@ def materialize(
     timeframe: Annotated[str, typer.Option(help="Bar timeframe the contract is defined on.")] = "M5",
     blocked: BlockedOpt = None,
     contract: ContractOpt = None,
+    contracts: ContractsOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -126,6 +129,7 @@ def materialize(
     from schemas.versions import DEFAULT_VERSION
 
     start, end = parse_date_range(date_range)
+    use_contracts(contracts)
 
     def action() -> None:
         intervals = read_blocked_intervals(blocked) if blocked is not None else ()
@@ -184,6 +188,7 @@ def validate(
             "--contract", help="Contract version; default: the one the range was materialized under."
         ),
     ] = None,
+    contracts: ContractsOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -194,6 +199,7 @@ def validate(
     from featurestore.versions import named_contract
 
     start, end = parse_date_range(date_range)
+    use_contracts(contracts)
 
     def action() -> None:
         chosen = named_contract(contract) if contract else None
@@ -292,6 +298,7 @@ def calibrate(
 @app.command()
 def status(
     symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    contracts: ContractsOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -300,6 +307,8 @@ def status(
     and the bundles on each."""
     from featurestore.report import status_tables
     from featurestore.status import store_status
+
+    use_contracts(contracts)
 
     def action() -> None:
         report = store_status(store_at(store), symbol)

@@ -74,6 +74,18 @@ def user_contracts(contracts_dir: Path | str | None = None) -> dict[str, Contrac
     return {name: _load_user(name, folder) for name, folder in user_version_folders(contracts_dir).items()}
 
 
+def known_contracts(contracts_dir: Path | str | None = None) -> dict[str, Contract]:
+    """The built-in versions and every user version whose folder loads (a malformed one is left out: naming
+    it, e.g. in `fs contract show`, gives its error)."""
+    known = dict(CONTRACTS)
+    for name, folder in user_version_folders(contracts_dir).items():
+        try:
+            known[name] = _load_user(name, folder)
+        except (ValueError, UnknownContractVersion):
+            continue
+    return known
+
+
 def contract_for(version: str, contracts_dir: Path | str | None = None) -> Contract:
     """The contract of `version`: a built-in one, else the user's folder of that name.
 
@@ -88,8 +100,8 @@ def contract_for(version: str, contracts_dir: Path | str | None = None) -> Contr
         return _load_user(version, folders[version])
     known = sorted(CONTRACTS) + sorted(folders)
     raise UnknownContractVersion(
-        f"unknown contract version {version!r}; this code knows {', '.join(known)} (user versions are read from "
-        f"{contracts_root(contracts_dir)}, set by --contracts or {CONTRACTS_ENV})"
+        f"unknown contract version {version!r}; this code knows {', '.join(known)} "
+        f"(user versions are read from {contracts_root(contracts_dir)}; see --contracts, {CONTRACTS_ENV})"
     )
 
 
