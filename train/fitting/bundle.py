@@ -37,8 +37,8 @@ from schemas.contract import Contract, contract_hashes
 from schemas.hashing import file_sha256
 from schemas.versions import UnknownContractVersion, contract_for
 from train.fitting.base_model import load_base_model, save_base_model
-from train.fitting.dataset import input_names
 from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
+from train.fitting.inputs import ModelInputs, first_difference
 from train.fitting.model import ModelConfig, build_model
 from train.fitting.normalization import Normalization
 
@@ -76,6 +76,11 @@ class LoadedBundle:
         if self.metadata is None:
             raise BundleMismatch(self.path, ["its metadata could not be read, so its contract is unknown"])
         return contract_for(self.metadata.contract_version)
+
+    @property
+    def inputs(self) -> ModelInputs:
+        """The model inputs of the bundle's contract, in the order it was trained with."""
+        return ModelInputs.of(self.contract)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -121,7 +126,7 @@ def save_bundle(
 
 
 def _expected_metadata(variant: str, contract: Contract) -> dict[str, Any]:
-    names = input_names()
+    names = ModelInputs.of(contract).names()
     expected: dict[str, Any] = {
         "variant": variant,
         "seq_dim": len(names["seq"]),
@@ -149,14 +154,9 @@ def _problems(path: Path, metadata: BundleMetadata, variant: str, contract: Cont
                 f"hybrid {key} is {getattr(metadata.hybrid, key)}, but this code builds the p_long_xgb "
                 f"channels with {key} {want}: its inputs would differ from training"
             )
-    for group, names in input_names().items():
-        stored = metadata.input_names.get(group)
-        if stored is not None and list(stored) != list(names):
-            first = next(
-                (i for i, (a, b) in enumerate(zip(stored, names, strict=False)) if a != b),
-                min(len(stored), len(names)),
-            )
-            problems.append(f"{group} input order differs from the contract at position {first}")
+    difference = first_difference(metadata.input_names, ModelInputs.of(contract).names())
+    if difference is not None:
+        problems.append(f"{difference} under contract {contract.version}")
     return problems
 
 

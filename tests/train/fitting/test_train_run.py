@@ -236,7 +236,11 @@ def test_reordered_inputs_are_caught(bundles: dict[str, Path], tmp_path: Path) -
     names = meta["input_names"]
     names["snap"] = [names["snap"][1], names["snap"][0], *names["snap"][2:]]
     bundle = edited_bundle(bundles["ctx_a"], tmp_path, input_names=names)
-    with pytest.raises(BundleMismatch, match="snap input order differs from the contract at position 0"):
+    with pytest.raises(
+        BundleMismatch,
+        match="snap inputs differ at position 0: the bundle was trained with 'ret_3_bps', "
+        "the contract gives 'ret_2_bps'",
+    ):
         load_entry_v10_bundle(bundle, variant="v10_ctx", mode="replay")
 
 
