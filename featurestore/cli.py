@@ -343,7 +343,8 @@ def docs(
         wanted = check_id(snapshot_id)
         manifest = next((m for m in list_snapshots(root) if m.get("id") == wanted), None)
         # the page order follows the snapshot's own contract (the newest for docs whose snapshot is gone)
-        contract = recorded_contract(manifest) if manifest is not None else DEFAULT_CONTRACT
+        folder = root.snapshots_dir / wanted
+        contract = recorded_contract(manifest, folder) if manifest is not None else DEFAULT_CONTRACT
         page = docs_page(root.validation_dir, wanted, contract)
         if page is None:
             raise FeatureStoreError(

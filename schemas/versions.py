@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.contract import CONTRACT, SQL_ROOT, Contract, load_contract
+from schemas.contract import CONTRACT, SQL_ROOT, Contract, full_contract_hash, load_contract
 from schemas.declaration import DECLARATION_FILE
 
 CONTRACTS_ENV = "FS_CONTRACTS"
@@ -110,3 +111,63 @@ def _load_user(name: str, folder: Path) -> Contract:
     if problem is not None:
         raise UnknownContractVersion(f"{folder}: {problem}; rename the folder")
     return load_contract(folder, origin="user")
+
+
+# A snapshot or bundle carries the exact definition it was built from: `definition/<version>/` holds a copy
+# of the version folder's declaration and SQL files.
+DEFINITION_DIR = "definition"
+
+
+def definition_files(contract: Contract) -> list[Path]:
+    """The files that define a version: its declaration and its SQL files."""
+    return [contract.folder / DECLARATION_FILE, *sorted(contract.folder.glob("*.sql"))]
+
+
+def copy_definition(contract: Contract, holder: Path) -> list[Path]:
+    """Copy `contract`'s definition into `holder/definition/<version>/`; the copied paths."""
+    target = holder / DEFINITION_DIR / contract.version
+    target.mkdir(parents=True)
+    copied = []
+    for path in definition_files(contract):
+        (target / path.name).write_bytes(path.read_bytes())
+        copied.append(target / path.name)
+    return copied
+
+
+@dataclass(frozen=True)
+class CarriedContract:
+    """The contract a snapshot or bundle carries, and what differs in a same-named folder (or None)."""
+
+    contract: Contract
+    conflict: str | None
+
+
+def carried_contract(holder: Path, version: str, what: str) -> CarriedContract | None:
+    """The contract of the copy `holder` carries (None when it carries none: made before copies).
+
+    When the built-in or user folder of the same name holds the same definition, that registered contract
+    is returned; when it differs (or cannot be loaded), the copy is, with `conflict` saying so by name.
+
+    Raises:
+        DeclarationError: the copy itself cannot be loaded (the holder's files were tampered with).
+    """
+    copy = holder / DEFINITION_DIR / version
+    if not (copy / DECLARATION_FILE).is_file():
+        return None
+    own = load_contract(copy, origin="copy")
+    try:
+        named = contract_for(version)
+    except UnknownContractVersion:
+        return CarriedContract(own, None)
+    except ValueError as exc:
+        return CarriedContract(
+            own, f"the folder of contract {version} cannot be loaded ({exc}); {what} uses its own copy"
+        )
+    mine, theirs = full_contract_hash(own), full_contract_hash(named)
+    if mine == theirs:
+        return CarriedContract(named, None)
+    return CarriedContract(
+        own,
+        f"the {named.origin} folder {named.folder} of contract {version} differs from the copy {what} "
+        f"carries (full_contract_hash {theirs[:16]} there, {mine[:16]} in the copy)",
+    )

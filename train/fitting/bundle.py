@@ -35,7 +35,7 @@ from schemas.bundle_metadata import (
 )
 from schemas.contract import Contract, contract_hashes
 from schemas.hashing import file_sha256
-from schemas.versions import UnknownContractVersion, contract_for
+from schemas.versions import UnknownContractVersion, carried_contract, contract_for, copy_definition
 from train.fitting.base_model import load_base_model, save_base_model
 from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
 from train.fitting.inputs import ModelInputs, first_difference
@@ -69,10 +69,13 @@ class LoadedBundle:
     metadata: BundleMetadata | None  # None only for a live-mode bundle whose metadata could not be read
     status: str  # "ok" | "degraded"
     problems: tuple[str, ...]
+    resolved: Contract | None = None  # the contract it was loaded under (its own copy when it carries one)
 
     @property
     def contract(self) -> Contract:
         """The contract the bundle was trained under: its features are computed with this version's SQL."""
+        if self.resolved is not None:
+            return self.resolved
         if self.metadata is None:
             raise BundleMismatch(self.path, ["its metadata could not be read, so its contract is unknown"])
         return contract_for(self.metadata.contract_version)
@@ -95,8 +98,10 @@ def save_bundle(
     normalization: Normalization,
     metadata: BundleMetadata,
     plots: dict[str, Path],
+    contract: Contract | None = None,
 ) -> Path:
-    """Write the bundle to a temporary directory beside `path`, lock it, and rename it into place.
+    """Write the bundle (with a copy of `contract`'s definition, `definition/<version>/`) to a temporary
+    directory beside `path`, lock it, and rename it into place.
 
     Raises:
         FeatureStoreError: `path` exists (bundles are never overwritten; choose another --out).
@@ -116,6 +121,8 @@ def save_bundle(
         write_bundle_metadata(tmp, metadata)
         for name, source in plots.items():
             shutil.copyfile(source, tmp / "plots" / name)
+        if contract is not None:
+            copy_definition(contract, tmp)
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         _write_json(tmp / LOCK, {str(p.relative_to(tmp)): file_sha256(p) for p in files})
         os.rename(tmp, path)
@@ -214,7 +221,7 @@ def load_entry_v10_bundle(
         raise BundleMismatch(path, [f"no {METADATA}: not a bundle directory"])
     try:
         metadata = read_bundle_metadata(path)
-        contract = contract or contract_for(metadata.contract_version)
+        contract = contract or _own_contract(path, metadata.contract_version, mode)
     except (BundleMetadataError, UnknownContractVersion) as exc:
         if mode == "replay":
             raise BundleMismatch(path, [str(exc)]) from None
@@ -241,6 +248,32 @@ def load_entry_v10_bundle(
             raise BundleMismatch(path, [f"cannot load: {type(exc).__name__}: {exc}"]) from exc
         problems.append(f"cannot load: {type(exc).__name__}: {exc}")
         logger.warning("bundle %s (live mode, degraded): %s", path, problems[-1])
-        return LoadedBundle(path, None, None, None, None, metadata, "degraded", tuple(problems))
+        return LoadedBundle(path, None, None, None, None, metadata, "degraded", tuple(problems), contract)
     status = "degraded" if problems else "ok"
-    return LoadedBundle(path, model, config, base, normalization, metadata, status, tuple(problems))
+    return LoadedBundle(path, model, config, base, normalization, metadata, status, tuple(problems), contract)
+
+
+def _own_contract(path: Path, version: str, mode: str) -> Contract:
+    """The contract a bundle was trained under: the copy it carries (bundles made before copies: the
+    registered version of that name). A same-named folder with other content is refused in replay mode
+    (the data would be computed with one definition and scored by a model of another) and named in a
+    warning in live mode, which serves from the copy.
+
+    Raises:
+        BundleMismatch: replay mode, and a same-named folder differs from the copy.
+        UnknownContractVersion: no copy, and the version is unknown.
+    """
+    carried = carried_contract(path, version, f"bundle {path.name}")
+    if carried is None:
+        return contract_for(version)
+    if carried.conflict is not None:
+        if mode == "replay":
+            raise BundleMismatch(
+                path,
+                [
+                    f"{carried.conflict}; replay mode does not mix definitions: restore that folder, give "
+                    "your edited version another name (`fs contract new`), or replay with --mode live"
+                ],
+            )
+        logger.warning("bundle %s (live mode): %s; serving from the bundle's copy", path, carried.conflict)
+    return carried.contract

@@ -218,6 +218,7 @@ def save_run_bundle(
             prepared.normalization,
             metadata,
             plots,
+            snapshot.contract,
         )
 
 
