@@ -247,7 +247,7 @@ def test_reordered_inputs_are_caught(bundles: dict[str, Path], tmp_path: Path) -
 def test_no_pickle_in_bundles_or_code(bundles: dict[str, Path]) -> None:
     for path in bundles["ctx_a"].rglob("*"):
         if path.is_file():
-            assert path.suffix in (".json", ".safetensors", ".png"), path
+            assert path.suffix in (".json", ".safetensors", ".png", ".sql", ".toml"), path
             assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
     banned = ("import pickle", "torch.save(", "torch.load(", "joblib", "cloudpickle", "dill")
     for folder in ("train", "featurestore", "schemas", "validation"):
