@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 
 from featurestore.console import DebugOpt, JsonOpt, StoreOpt, cli_errors, out
-from schemas.versions import CONTRACTS_ENV
 
 contract_app = typer.Typer(
     no_args_is_help=True,
@@ -32,6 +31,8 @@ ContractsOpt = Annotated[
 
 def use_contracts(contracts: Path | None) -> None:
     """Make `--contracts DIR` the feature repository of this command (as FS_CONTRACTS does)."""
+    from schemas.versions import CONTRACTS_ENV  # the versions load on use, not for `fs --help`
+
     if contracts is not None:
         os.environ[CONTRACTS_ENV] = str(contracts)
 
