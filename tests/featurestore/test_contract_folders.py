@@ -23,6 +23,7 @@ from featurestore.synthetic import SyntheticConfig, generate_candles, write_mt5_
 from featurestore.validate import ValidateConfig, validate
 from schemas.contract import SQL_ROOT, contract_hashes, load_contract
 from schemas.declaration import DeclarationError
+from schemas.seed_contract import SEED_CONTEXT_CONTRACT, compute_feature_contract_hash
 from schemas.versions import CONTRACT_V2, contract_for
 
 START, END = date(2025, 2, 17), date(2025, 3, 14)
@@ -124,6 +125,28 @@ def test_context_columns_other_than_the_seed_need_their_own_context_dict(tmp_pat
     )
     with pytest.raises(DeclarationError, match="context column 'trend_regime_id' differs from the seed's"):
         load_contract(folder, origin="user")
+
+
+def test_a_version_with_its_own_context_dict_gets_its_own_feature_hash(tmp_path) -> None:
+    folder = _declaration_with(
+        tmp_path,
+        'allowed = [0, 1, 2], value_names = ["DOWN"',
+        'allowed = [0, 1, 2, 3], value_names = ["DOWN", "FLAT"',
+    )
+    own = {
+        **SEED_CONTEXT_CONTRACT,
+        "trend_regime_id": {"type": "categorical", "values": [0, 1, 2, 3], "embedding_dim": 8},
+    }
+    lines = []
+    for name, entry in own.items():
+        lines.append(f"\n[contract.context_contract.{name}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in entry.items()]
+    with (folder / "contract.toml").open("a") as handle:
+        handle.write("\n".join(lines) + "\n")
+    contract = load_contract(folder, origin="user")
+    assert contract.context_contract == own
+    assert contract_hashes(contract)["feature_contract_hash"] == compute_feature_contract_hash(own)
+    assert contract_hashes(contract)["feature_contract_hash"] != "93ab1d31534f2dc7"
 
 
 def test_user_version_names_are_checked(tmp_path) -> None:
