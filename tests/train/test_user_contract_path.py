@@ -25,6 +25,9 @@ from train.app.cli import app as train_app
 from train.fitting.bundle import BundleMismatch, load_entry_v10_bundle
 from train.serving.live import predict_latest
 
+# Two materialize + validate + train runs and a day of online replay: minutes, so with the slow tests (CI).
+pytestmark = pytest.mark.slow
+
 RANGE = "2025-02-03..2025-04-25"
 REPLAY_DAY = "2025-04-22..2025-04-22"
 CONFIG = """variant = "v10_ctx"
