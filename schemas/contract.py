@@ -7,20 +7,21 @@ Usage::
     CONTRACT.sql_parameters()                               # what the SQL files' {{placeholders}} receive
     full_contract_hash()                                    # changes with anything that changes the data
 
-This package imports nothing else of the project: SQL files are read as text from the repository's `sql/`.
+A version is a folder: `contract.toml` (schemas.declaration) and the SQL files. The built-in versions are
+`sql/v1/` and `sql/v2/`, shipped with the package; `load_contract(folder)` reads any such folder.
+This package imports nothing else of the project: SQL files are read as text.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from schemas.columns import Column, Table
-from schemas.features_v1 import CANDLES, MATERIALIZED_TABLES
+from schemas.declaration import DECLARATION_FILE, DeclarationError, parse_declaration
 from schemas.hashing import canonical_sha256
-from schemas.parameters_v1 import PARAMETERS
 from schemas.seed_contract import SEED_CONTEXT_CONTRACT, compute_feature_contract_hash
 
 SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
@@ -40,7 +41,16 @@ class Contract:
     parameters: dict[str, Any]
     candles: Table
     tables: tuple[Table, ...]
-    sql_root: Path = SQL_ROOT  # the version's SQL files are `sql_root / version / *.sql`
+    sql_root: Path = SQL_ROOT  # the version's folder is `sql_root / version` (contract.toml and *.sql)
+    # The context dict `feature_contract_hash` covers: the seed's unless the version declares its own.
+    context_contract: dict[str, dict[str, Any]] = field(default_factory=lambda: SEED_CONTEXT_CONTRACT)
+    origin: str = "built-in"  # or "user" (a folder of the user's feature repository)
+    description: str = ""
+    value_names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # names of categorical ids
+
+    @property
+    def folder(self) -> Path:
+        return self.sql_root / self.version
 
     def table(self, name: str) -> Table:
         for t in (self.candles, *self.tables):
@@ -63,6 +73,11 @@ class Contract:
         numeric = {k: v for k, v in self.parameters.items() if not isinstance(v, str | dict)}
         return {**numeric, "warmup_bars": self.warmup_bars}
 
+    def value_name_map(self, column: str) -> dict[int, str]:
+        """The declared names of a context categorical's ids (`value_names`), by id."""
+        allowed = self.table("context").column(column).allowed or ()
+        return dict(zip(allowed, self.value_names.get(column, tuple(map(str, allowed))), strict=True))
+
     def feature_columns(self, table: str) -> tuple[Column, ...]:
         return self.table(table).by_role("feature", "categorical")
 
@@ -73,7 +88,7 @@ class Contract:
             "version": self.version,
             "parameters": self.parameters,
             "warmup_bars": self.warmup_bars,
-            "seed_context_contract": SEED_CONTEXT_CONTRACT,
+            "seed_context_contract": self.context_contract,
             "tables": [
                 {
                     "name": t.name,
@@ -89,9 +104,57 @@ class Contract:
         }
 
 
-CONTRACT = Contract(
-    version=PARAMETERS["sql_version"], parameters=PARAMETERS, candles=CANDLES, tables=MATERIALIZED_TABLES
-)
+def load_contract(folder: Path, origin: str = "built-in") -> Contract:
+    """The contract version a folder defines; its name is the folder's name.
+
+    Raises:
+        DeclarationError: the declaration is malformed, or its context columns disagree with the context dict.
+    """
+    decl = parse_declaration(folder / DECLARATION_FILE)
+    context_dict = _context_contract(decl.path, decl.tables[0], decl.context_contract)
+    return Contract(
+        version=folder.name,
+        parameters={"sql_version": folder.name, **decl.parameters},
+        candles=decl.candles,
+        tables=decl.tables,
+        sql_root=folder.parent,
+        context_contract=context_dict,
+        origin=origin,
+        description=decl.description,
+        value_names=decl.value_names,
+    )
+
+
+def _context_contract(path: Path, context: Table, declared: dict[str, Any] | None) -> dict[str, Any]:
+    """The context dict of a version: the seed's when its context columns match the seed's, else the one it
+    declares (which must match its columns)."""
+    reference = SEED_CONTEXT_CONTRACT if declared is None else declared
+    columns = context.by_role("feature", "categorical")
+    problems = [c.name for c in columns if not _agrees(c, reference.get(c.name))]
+    problems += [name for name in reference if name not in {c.name for c in columns}]
+    if problems:
+        fix = (
+            "declare the version's own [contract.context_contract.NAME] entries (type, values or range); "
+            "the version then gets its own feature_contract_hash"
+            if declared is None
+            else "make [contract.context_contract] list each context column with its values or range"
+        )
+        which = "the seed's context dict" if declared is None else "[contract.context_contract]"
+        raise DeclarationError(
+            path, "key tables.context", f"context column {problems[0]!r} differs from {which}", fix
+        )
+    return reference
+
+
+def _agrees(col: Column, entry: dict[str, Any] | None) -> bool:
+    if entry is None:
+        return False
+    if col.role == "categorical":
+        return entry.get("type") == "categorical" and list(col.allowed or ()) == entry.get("values")
+    return entry.get("type") == "continuous" and list(col.range or ()) == entry.get("range")
+
+
+CONTRACT = load_contract(SQL_ROOT / "v1")
 
 
 def full_contract_hash(contract: Contract = CONTRACT, sql_root: Path | None = None) -> str:
@@ -105,6 +168,6 @@ CONTRACT_HASH_KEYS = ("feature_contract_hash", "full_contract_hash")
 def contract_hashes(contract: Contract = CONTRACT) -> dict[str, str]:
     """Both hashes the code stamps on materialized data, snapshots and bundles (CONTRACT_HASH_KEYS)."""
     return {
-        "feature_contract_hash": compute_feature_contract_hash(),
+        "feature_contract_hash": compute_feature_contract_hash(contract.context_contract),
         "full_contract_hash": full_contract_hash(contract),
     }

@@ -29,14 +29,17 @@ from featurestore.app.console import (
     store_at,
 )
 from featurestore.app.contract_check_cli import register as register_contract_check
+from featurestore.app.contract_cli import ContractsOpt, contract_app, use_contracts
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="XAUUSD feature store: ingest, materialize."
 )
+app.add_typer(contract_app, name="contract")
+register_contract_check(contract_app)
 
 DateRangeOpt = Annotated[str, typer.Option(help="UTC days, inclusive: 2025-02-01..2025-10-27.")]
 ContractOpt = Annotated[
-    str | None, typer.Option("--contract", help="Contract version (v1, v2); see README for the default.")
+    str | None, typer.Option("--contract", help="Contract version (v1, v2 or a user version); see README.")
 ]
 
 
@@ -116,6 +119,7 @@ def materialize(
     timeframe: Annotated[str, typer.Option(help="Bar timeframe the contract is defined on.")] = "M5",
     blocked: BlockedOpt = None,
     contract: ContractOpt = None,
+    contracts: ContractsOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -127,6 +131,7 @@ def materialize(
     from schemas.versions import DEFAULT_VERSION
 
     start, end = parse_date_range(date_range)
+    use_contracts(contracts)
 
     def action() -> None:
         intervals = read_blocked_intervals(blocked) if blocked is not None else ()
@@ -185,6 +190,7 @@ def validate(
             "--contract", help="Contract version; default: the one the range was materialized under."
         ),
     ] = None,
+    contracts: ContractsOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -195,6 +201,7 @@ def validate(
     from featurestore.store.versions import named_contract
 
     start, end = parse_date_range(date_range)
+    use_contracts(contracts)
 
     def action() -> None:
         chosen = named_contract(contract) if contract else None
@@ -267,9 +274,6 @@ def snapshots_show(
     _run(debug, action)
 
 
-contract_app = typer.Typer(no_args_is_help=True, help="Audit and compare contract versions.")
-app.add_typer(contract_app, name="contract")
-register_contract_check(contract_app)
 
 
 @app.command()
@@ -298,6 +302,7 @@ def calibrate(
 @app.command()
 def status(
     symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    contracts: ContractsOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -306,6 +311,8 @@ def status(
     and the bundles on each."""
     from featurestore.app.report import status_tables
     from featurestore.store.status import store_status
+
+    use_contracts(contracts)
 
     def action() -> None:
         report = store_status(store_at(store), symbol)
@@ -340,7 +347,8 @@ def docs(
         wanted = check_id(snapshot_id)
         manifest = next((m for m in list_snapshots(root) if m.get("id") == wanted), None)
         # the page order follows the snapshot's own contract (the newest for docs whose snapshot is gone)
-        contract = recorded_contract(manifest) if manifest is not None else DEFAULT_CONTRACT
+        folder = root.snapshots_dir / wanted
+        contract = recorded_contract(manifest, folder) if manifest is not None else DEFAULT_CONTRACT
         page = docs_page(root.validation_dir, wanted, contract)
         if page is None:
             raise FeatureStoreError(

@@ -26,6 +26,7 @@ from featurestore.app.console import (
     parse_date_range,
     store_at,
 )
+from featurestore.app.contract_cli import ContractsOpt, use_contracts
 
 NameArg = Annotated[str, typer.Argument(help="Contract version name (v1, v2, or a user version).")]
 RangeOpt = Annotated[
@@ -39,6 +40,7 @@ def check(
     date_range: RangeOpt = None,
     cuts: Annotated[int, typer.Option(min=1, help="Seeded cut bars of the leakage audit.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the cut bars, probes, month and random walks.")] = 7,
+    contracts: ContractsOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -49,6 +51,7 @@ def check(
     from featurestore.errors import ContractCheckFailed
     from featurestore.store.versions import named_contract
 
+    use_contracts(contracts)
     start, end = parse_date_range(date_range) if date_range else (None, None)
 
     def action() -> None:
@@ -81,6 +84,7 @@ def diff(
     ] = False,
     symbol: SymbolOpt = DEFAULT_SYMBOL,
     date_range: RangeOpt = None,
+    contracts: ContractsOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -90,6 +94,7 @@ def diff(
     from featurestore.compute.contract_diff import contract_diff
     from featurestore.store.versions import named_contract
 
+    use_contracts(contracts)
     days = parse_date_range(date_range) if date_range else None
 
     def action() -> None:

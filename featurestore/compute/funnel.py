@@ -16,7 +16,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.parameters_v1 import ELIGIBILITY_REASONS
+from schemas.contract import CONTRACT
+
+ELIGIBILITY_REASONS = CONTRACT.table("eligibility").column("reason").allowed or ()
 
 
 @dataclass(frozen=True)

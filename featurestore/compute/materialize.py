@@ -28,6 +28,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from featurestore.compute.declaration_check import check_definition
 from featurestore.compute.funnel import EligibilityFunnel, eligibility_funnel
 from featurestore.compute.pipeline import run_pipeline
 from featurestore.errors import InputError, MaterializeError
@@ -110,6 +111,7 @@ def materialize(
     if config.end < config.start:
         raise MaterializeError(f"empty date range {config.start}..{config.end}: the end is before the start")
     start, end = utc_day_range(config.start, config.end)
+    check_definition(contract)  # declaration and SQL agree, before anything is written
     with store.connect() as con:
         if on_stage is not None:
             on_stage("load candles")

@@ -36,7 +36,7 @@ from featurestore.errors import MaterializeError
 from featurestore.store.candles import SLICE_COLUMNS
 from featurestore.store.handle import Store
 from schemas.contract import Contract
-from schemas.versions import CONTRACTS, DEFAULT_CONTRACT
+from schemas.versions import DEFAULT_CONTRACT
 
 DECISION_TABLES = ("context", "seq_features", "snap_features", "eligibility")
 
@@ -99,8 +99,8 @@ def featurize_window(
 @cache
 def _pool() -> ThreadPoolExecutor:
     """The threads the table groups run on: one per group, so each group starts at once."""
-    groups = max(len(lookback_groups(c)) for c in CONTRACTS.values())  # of any version a bundle may name
-    return ThreadPoolExecutor(max_workers=groups, thread_name_prefix="featurize")
+    # at most one group per decision table, whatever version (built-in or the user's) a bundle names
+    return ThreadPoolExecutor(max_workers=len(DECISION_TABLES), thread_name_prefix="featurize")
 
 
 @cache

@@ -141,7 +141,7 @@ def validate(
         stage("write snapshot")
         if created:
             manifest = {**content, **_manifest_extras(segments, tables, funnel, report, contract)}
-            path = write_snapshot(store, snap_id, tables, manifest)
+            path = write_snapshot(store, snap_id, tables, manifest, contract)
         else:
             path = open_snapshot(store, snap_id, contract=contract).path
             logger.info("snapshot %s already exists; nothing written", snap_id)

@@ -23,7 +23,7 @@ import duckdb
 
 from featurestore.errors import StoreBusyError, StoreMissingError
 from featurestore.store.ddl import create_table
-from schemas.features_v1 import CANDLES
+from schemas.contract import CONTRACT
 
 DEFAULT_STORE = "./fsdata"
 DB_FILE = "featurestore.duckdb"
@@ -31,6 +31,7 @@ DB_FILE = "featurestore.duckdb"
 # The candles table from the contract's declaration (types and NOT NULL from it) plus the store's own
 # ingest_id; the bookkeeping tables below belong to the store alone (contract_checks: the record of
 # `fs contract check`, read by featurestore/store/checks.py).
+CANDLES = CONTRACT.candles  # the ingested bars' table, the same in every version
 CANDLES_DDL = create_table(CANDLES, extra=("ingest_id INTEGER NOT NULL",), primary_key=CANDLES.grain)
 STORE_DDL = """
 CREATE TABLE IF NOT EXISTS candles_rejected (

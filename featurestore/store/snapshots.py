@@ -1,9 +1,11 @@
 """Immutable, content-addressed snapshots: the only data a trainer may open.
 
-A snapshot is `snapshots/<id>/` holding one Parquet file per table, `manifest.json`, and `manifest.sha256`
-(the manifest's own hash). `<id>` is derived from the content (contract hashes, symbol, range and the
-hash of every table's rows), so the same inputs give the same id. A snapshot is written to a temporary
-directory, fsynced and renamed into place; it is never modified after.
+A snapshot is `snapshots/<id>/` holding one Parquet file per table, `manifest.json`, `manifest.sha256`
+(the manifest's own hash) and, from format 3 on, `definition/<version>/`: a copy of the contract version's
+declaration and SQL files it was built from, which opening it uses (docs/contracts.md). `<id>` is
+derived from the content (contract hashes, symbol, range and the hash of every table's rows), so the same
+inputs give the same id. A snapshot is written to a temporary directory, fsynced and renamed into place;
+it is never modified after.
 
 Usage::
 
@@ -14,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -31,16 +34,18 @@ from featurestore.errors import FeatureStoreError
 from featurestore.store.handle import Store
 from schemas.contract import Contract, contract_hashes
 from schemas.hashing import canonical_sha256, file_sha256, sha256_hex
-from schemas.versions import UnknownContractVersion, contract_for
+from schemas.versions import UnknownContractVersion, carried_contract, contract_for, copy_definition
 
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.sha256"
 # 1: timestamps written as naive `timestamp[us]` (UTC wall time by convention only);
-# 2: written as `timestamp[us, tz=UTC]` (Parquet isAdjustedToUTC), so pandas and polars read them as UTC.
-SNAPSHOT_FORMAT = 2
-FORMATS = (1, 2)
+# 2: written as `timestamp[us, tz=UTC]` (Parquet isAdjustedToUTC), so pandas and polars read them as UTC;
+# 3: also carries its contract's definition (`definition/<version>/`, every file hashed in the manifest).
+SNAPSHOT_FORMAT = 3
+FORMATS = (1, 2, 3)
 _ID = re.compile(r"^[0-9a-f]{20}$")
 _TMP_PREFIX = ".tmp-"
+logger = logging.getLogger(__name__)
 
 
 class SnapshotError(FeatureStoreError):
@@ -71,8 +76,15 @@ def check_id(snap_id: str) -> str:
     return snap_id
 
 
-def write_snapshot(store: Store, snap_id: str, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> Path:
-    """Write tables + manifest to a temporary directory, fsync, and rename to `snapshots/<id>`.
+def write_snapshot(
+    store: Store,
+    snap_id: str,
+    tables: dict[str, pa.Table],
+    manifest: dict[str, Any],
+    contract: Contract | None = None,
+) -> Path:
+    """Write tables + manifest (+ a copy of `contract`'s definition) to a temporary directory, fsync, and
+    rename to `snapshots/<id>`.
 
     The caller holds the store's writer lock, so no other snapshot write runs at the same time.
 
@@ -93,6 +105,9 @@ def write_snapshot(store: Store, snap_id: str, tables: dict[str, pa.Table], mani
             pq.write_table(_utc_annotated(table), path, compression="zstd")
             _fsync(path)
             files[path.name] = file_sha256(path)
+        for path in copy_definition(contract, tmp) if contract is not None else ():
+            _fsync(path)
+            files[path.relative_to(tmp).as_posix()] = file_sha256(path)
         body = (
             json.dumps({**manifest, "id": snap_id, "files": files}, indent=2, sort_keys=True, default=str)
             + "\n"
@@ -189,7 +204,10 @@ def open_snapshot(store: Store, snap_id: str, *, contract: Contract | None = Non
             f"snapshot {snap_id} has format {manifest.get('snapshot_format')}; this code reads formats "
             f"{', '.join(map(str, FORMATS))}: use the code version that wrote it"
         )
-    on_disk = {p.name for p in path.iterdir()} - {MANIFEST, MANIFEST_HASH}
+    on_disk = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()} - {
+        MANIFEST,
+        MANIFEST_HASH,
+    }
     if on_disk != set(manifest["files"]):
         raise SnapshotError(
             f"snapshot {snap_id}: files {sorted(on_disk ^ set(manifest['files']))} added or missing"
@@ -199,18 +217,25 @@ def open_snapshot(store: Store, snap_id: str, *, contract: Contract | None = Non
             raise SnapshotError(
                 f"snapshot {snap_id}: {path / name} was modified (sha256 differs from the manifest)"
             )
-    chosen = recorded_contract(manifest) if contract is None else contract
-    _check_contract(snap_id, manifest, chosen)
+    chosen = recorded_contract(manifest, path) if contract is None else contract
+    _check_contract(snap_id, manifest, chosen, path)
     return Snapshot(snap_id, path, manifest, chosen)
 
 
-def recorded_contract(manifest: dict[str, Any]) -> Contract:
-    """The registered contract of the version a snapshot names.
+def recorded_contract(manifest: dict[str, Any], path: Path | None = None) -> Contract:
+    """The contract of the version a snapshot names: the copy it carries (format 3, with `path` its folder),
+    else the registered contract of that name. A same-named folder with other content is named in a
+    warning; the snapshot's copy is what its rows were computed with, so it is the one used.
 
     Raises:
-        SnapshotError: the version is unknown to this code.
+        SnapshotError: the version is unknown to this code and the snapshot carries no copy.
     """
     version = manifest.get("sql_version")
+    carried = carried_contract(path, str(version), f"snapshot {manifest.get('id')}") if path else None
+    if carried is not None:
+        if carried.conflict:
+            logger.warning("%s", carried.conflict)
+        return carried.contract
     try:
         return contract_for(str(version))
     except UnknownContractVersion as exc:
@@ -219,8 +244,8 @@ def recorded_contract(manifest: dict[str, Any]) -> Contract:
         ) from None
 
 
-def _check_contract(snap_id: str, manifest: dict[str, Any], contract: Contract) -> None:
-    recorded_contract(manifest)
+def _check_contract(snap_id: str, manifest: dict[str, Any], contract: Contract, path: Path) -> None:
+    recorded_contract(manifest, path)
     if manifest.get("sql_version") != contract.version:
         raise SnapshotError(
             f"snapshot {snap_id} holds contract {manifest.get('sql_version')} data and was opened under "

@@ -24,8 +24,8 @@ from featurestore.store.handle import Store
 from featurestore.store.lineage import Run, coverage, describe_marks, runs_of, stale_marks
 from featurestore.store.snapshots import list_snapshots
 from schemas.bundle_metadata import METADATA_FILE, BundleMetadataError, read_bundle_metadata
-from schemas.contract import contract_hashes
-from schemas.versions import CONTRACTS, DEFAULT_VERSION
+from schemas.contract import Contract, contract_hashes
+from schemas.versions import DEFAULT_VERSION, known_contracts
 
 UNTRACED = "sealed before lineage was recorded: the materialize runs behind its rows are unknown"
 
@@ -48,7 +48,7 @@ def store_status(store: Store, symbol: str | None = None) -> dict[str, Any]:
     bundles, unreadable = _bundles_by_snapshot(store)
     by_id = {r.run_id: r for r in every}
     report: dict[str, Any] = {
-        "contracts": {v: contract_hashes(c) for v, c in CONTRACTS.items()},
+        "contracts": {v: contract_hashes(c) for v, c in known_contracts().items()},
         "default_version": DEFAULT_VERSION,
         "symbols": {},
         "unreadable_bundles": unreadable,
@@ -121,7 +121,8 @@ class _Judge:
 
     def __init__(self, marks: dict[str, list[dict[str, Any]]]) -> None:
         self.marks = marks
-        self.hashes = {v: contract_hashes(c)["full_contract_hash"] for v, c in CONTRACTS.items()}
+        self.contracts = known_contracts()
+        self.hashes = {v: contract_hashes(c)["full_contract_hash"] for v, c in self.contracts.items()}
 
     def run(self, run: Run) -> tuple[str, str]:
         ran = f"run {run.run_id} ({run.created_at:%Y-%m-%d %H:%M} UTC)"
@@ -132,10 +133,20 @@ class _Judge:
             return "stale", (
                 f"{ran} ran under {run.sql_version} full_contract_hash {run.full_contract_hash[:16]}; "
                 f"the contract in force for {run.sql_version} has {now[:16]}"
+                + _edited(self.contracts[run.sql_version])
             )
         if self.marks.get(run.run_id):
             return "stale", f"candles changed after {ran}: {describe_marks(self.marks[run.run_id])}"
         return "current", ""
+
+
+def _edited(contract: Contract) -> str:
+    if contract.origin != "user":
+        return ""
+    return (
+        f" (its folder {contract.folder} changed after the run: "
+        f"rerun `fs materialize --contract {contract.version}`)"
+    )
 
 
 def snapshot_state(manifest: dict[str, Any], runs: dict[str, Run], judge: _Judge) -> tuple[str, str]:

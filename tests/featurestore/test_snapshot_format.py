@@ -37,7 +37,11 @@ def sealed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, str]:
 def test_files_carry_utc_and_pandas_polars_read_utc(sealed: tuple[Store, str]) -> None:
     store, snap_id = sealed
     snap = open_snapshot(store, snap_id)
-    assert snap.manifest["snapshot_format"] == SNAPSHOT_FORMAT == 2
+    assert snap.manifest["snapshot_format"] == SNAPSHOT_FORMAT == 3
+    # format 3 carries its contract's definition, every file hashed in the manifest
+    copied = sorted(n for n in snap.manifest["files"] if n.startswith("definition/"))
+    assert copied[0] == f"definition/{snap.contract.version}/00_bars.sql" and len(copied) == 7
+    assert f"definition/{snap.contract.version}/contract.toml" in copied
     on_disk = pq.read_schema(snap.path / "labels.parquet")
     assert on_disk.field("ts").type == pa.timestamp("us", tz="UTC")
     assert on_disk.field("t1").type == pa.timestamp("us", tz="UTC")
@@ -61,7 +65,7 @@ def test_a_format_1_snapshot_with_naive_timestamps_still_opens(
     folder.mkdir(parents=True)
     manifest = dict(snap.manifest)
     files = {}
-    for name in manifest["files"]:
+    for name in [n for n in manifest["files"] if n.endswith(".parquet")]:  # format 1 carried no copy
         table = snap.table(name.removesuffix(".parquet"))  # naive, as format 1 wrote them
         pq.write_table(table, folder / name)
         files[name] = file_sha256(folder / name)

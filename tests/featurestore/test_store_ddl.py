@@ -6,7 +6,9 @@ import duckdb
 import pytest
 
 from featurestore.store.handle import Store
-from schemas.features_v1 import CANDLES
+from schemas.contract import CONTRACT
+
+CANDLES = CONTRACT.candles
 
 
 def test_candles_table_types_and_nulls_follow_the_contract(tmp_path) -> None:

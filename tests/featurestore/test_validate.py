@@ -22,6 +22,7 @@ from featurestore.compute.validate import ValidateConfig, ValidationFailed, vali
 from featurestore.ingest.ingest_file import IngestOptions, ingest_file
 from featurestore.store.handle import Store
 from featurestore.store.snapshots import SnapshotError, list_snapshots, open_snapshot, write_snapshot
+from schemas.contract import SQL_ROOT
 from tests.cli_checks import assert_exit
 from tests.conftest import stored
 from tests.html_checks import assert_self_contained_report
@@ -56,7 +57,11 @@ def test_clean_tables_pass_and_rerun_reports_the_same_snapshot(store: Store) -> 
     manifest = open_snapshot(store, first.snapshot_id).manifest
     assert manifest["eligibility_report"] == first.funnel.to_dict()
     assert manifest["validation"]["ok"] and manifest["feature_contract_hash"] == "93ab1d31534f2dc7"
-    assert set(manifest["files"]) == {f"{t}.parquet" for t in manifest["row_counts"]}
+    tables = {f"{t}.parquet" for t in manifest["row_counts"]}
+    definition = {
+        f"definition/v2/{p.name}" for p in (SQL_ROOT / "v2").iterdir() if p.suffix in (".sql", ".toml")
+    }
+    assert set(manifest["files"]) == tables | definition
     json_path, _, html_path = first.report_paths
     assert html_path == json_path.with_suffix(".html")
     page = assert_self_contained_report(html_path, "PASSED: the range is sealed as a snapshot")

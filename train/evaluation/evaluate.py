@@ -224,6 +224,7 @@ def _fit_seed(
     bundle_dir: Path | None,
     on_step: StepCallback | None,
 ) -> SeedRun:
+    cfg = prepared.inputs.configure(cfg)  # the model's widths follow the snapshot's contract
     began = time.perf_counter()
     fitted = fit(prepared.train_tensors, prepared.eval_tensors, prepared.idx, cfg, on_step=on_step)
     seconds = time.perf_counter() - began

@@ -22,9 +22,12 @@ from typing import Any
 import numpy as np
 
 from featurestore.api import funnel_stages, is_monotone
-from schemas.parameters_v1 import SESSION_NAMES, TREND_REGIME_NAMES, VOL_REGIME_NAMES
+from schemas.contract import CONTRACT
 from train.evaluation.bucket_tests import BucketTestConfig, bucket_test
 
+SESSION_NAMES = CONTRACT.value_name_map("session_id")
+VOL_REGIME_NAMES = CONTRACT.value_name_map("vol_regime_id")
+TREND_REGIME_NAMES = CONTRACT.value_name_map("trend_regime_id")
 # grouping name -> (id column, bucket names by id)
 GROUPINGS: dict[str, tuple[str, dict[int, str]]] = {
     "session": ("session_id", SESSION_NAMES),

@@ -35,10 +35,10 @@ from schemas.bundle_metadata import (
 )
 from schemas.contract import Contract, contract_hashes
 from schemas.hashing import file_sha256
-from schemas.versions import UnknownContractVersion, contract_for
+from schemas.versions import UnknownContractVersion, carried_contract, contract_for, copy_definition
 from train.fitting.base_model import load_base_model, save_base_model
-from train.fitting.dataset import input_names
 from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
+from train.fitting.inputs import ModelInputs, first_difference
 from train.fitting.model import ModelConfig, build_model
 from train.fitting.normalization import Normalization
 
@@ -69,13 +69,21 @@ class LoadedBundle:
     metadata: BundleMetadata | None  # None only for a live-mode bundle whose metadata could not be read
     status: str  # "ok" | "degraded"
     problems: tuple[str, ...]
+    resolved: Contract | None = None  # the contract it was loaded under (its own copy when it carries one)
 
     @property
     def contract(self) -> Contract:
         """The contract the bundle was trained under: its features are computed with this version's SQL."""
+        if self.resolved is not None:
+            return self.resolved
         if self.metadata is None:
             raise BundleMismatch(self.path, ["its metadata could not be read, so its contract is unknown"])
         return contract_for(self.metadata.contract_version)
+
+    @property
+    def inputs(self) -> ModelInputs:
+        """The model inputs of the bundle's contract, in the order it was trained with."""
+        return ModelInputs.of(self.contract)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -90,8 +98,10 @@ def save_bundle(
     normalization: Normalization,
     metadata: BundleMetadata,
     plots: dict[str, Path],
+    contract: Contract | None = None,
 ) -> Path:
-    """Write the bundle to a temporary directory beside `path`, lock it, and rename it into place.
+    """Write the bundle (with a copy of `contract`'s definition, `definition/<version>/`) to a temporary
+    directory beside `path`, lock it, and rename it into place.
 
     Raises:
         FeatureStoreError: `path` exists (bundles are never overwritten; choose another --out).
@@ -111,6 +121,8 @@ def save_bundle(
         write_bundle_metadata(tmp, metadata)
         for name, source in plots.items():
             shutil.copyfile(source, tmp / "plots" / name)
+        if contract is not None:
+            copy_definition(contract, tmp)
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         _write_json(tmp / LOCK, {str(p.relative_to(tmp)): file_sha256(p) for p in files})
         os.rename(tmp, path)
@@ -121,7 +133,7 @@ def save_bundle(
 
 
 def _expected_metadata(variant: str, contract: Contract) -> dict[str, Any]:
-    names = input_names()
+    names = ModelInputs.of(contract).names()
     expected: dict[str, Any] = {
         "variant": variant,
         "seq_dim": len(names["seq"]),
@@ -149,14 +161,9 @@ def _problems(path: Path, metadata: BundleMetadata, variant: str, contract: Cont
                 f"hybrid {key} is {getattr(metadata.hybrid, key)}, but this code builds the p_long_xgb "
                 f"channels with {key} {want}: its inputs would differ from training"
             )
-    for group, names in input_names().items():
-        stored = metadata.input_names.get(group)
-        if stored is not None and list(stored) != list(names):
-            first = next(
-                (i for i, (a, b) in enumerate(zip(stored, names, strict=False)) if a != b),
-                min(len(stored), len(names)),
-            )
-            problems.append(f"{group} input order differs from the contract at position {first}")
+    difference = first_difference(metadata.input_names, ModelInputs.of(contract).names())
+    if difference is not None:
+        problems.append(f"{difference} under contract {contract.version}")
     return problems
 
 
@@ -214,7 +221,7 @@ def load_entry_v10_bundle(
         raise BundleMismatch(path, [f"no {METADATA}: not a bundle directory"])
     try:
         metadata = read_bundle_metadata(path)
-        contract = contract or contract_for(metadata.contract_version)
+        contract = contract or _own_contract(path, metadata.contract_version, mode)
     except (BundleMetadataError, UnknownContractVersion) as exc:
         if mode == "replay":
             raise BundleMismatch(path, [str(exc)]) from None
@@ -241,6 +248,32 @@ def load_entry_v10_bundle(
             raise BundleMismatch(path, [f"cannot load: {type(exc).__name__}: {exc}"]) from exc
         problems.append(f"cannot load: {type(exc).__name__}: {exc}")
         logger.warning("bundle %s (live mode, degraded): %s", path, problems[-1])
-        return LoadedBundle(path, None, None, None, None, metadata, "degraded", tuple(problems))
+        return LoadedBundle(path, None, None, None, None, metadata, "degraded", tuple(problems), contract)
     status = "degraded" if problems else "ok"
-    return LoadedBundle(path, model, config, base, normalization, metadata, status, tuple(problems))
+    return LoadedBundle(path, model, config, base, normalization, metadata, status, tuple(problems), contract)
+
+
+def _own_contract(path: Path, version: str, mode: str) -> Contract:
+    """The contract a bundle was trained under: the copy it carries (bundles made before copies: the
+    registered version of that name). A same-named folder with other content is refused in replay mode
+    (the data would be computed with one definition and scored by a model of another) and named in a
+    warning in live mode, which serves from the copy.
+
+    Raises:
+        BundleMismatch: replay mode, and a same-named folder differs from the copy.
+        UnknownContractVersion: no copy, and the version is unknown.
+    """
+    carried = carried_contract(path, version, f"bundle {path.name}")
+    if carried is None:
+        return contract_for(version)
+    if carried.conflict is not None:
+        if mode == "replay":
+            raise BundleMismatch(
+                path,
+                [
+                    f"{carried.conflict}; replay mode does not mix definitions: restore that folder, give "
+                    "your edited version another name (`fs contract new`), or replay with --mode live"
+                ],
+            )
+        logger.warning("bundle %s (live mode): %s; serving from the bundle's copy", path, carried.conflict)
+    return carried.contract

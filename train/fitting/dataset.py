@@ -3,12 +3,12 @@
 Usage::
 
     frame = snapshot_frame(open_snapshot(store, snap_id))        # all rows, contract column order
-    tensors = build_tensors(with_channels(frame, p), normalization)
+    tensors = build_tensors(with_channels(frame, p), normalization, ModelInputs.of(snapshot.contract))
     for batch in iterate_batches(tensors, train_idx, 256, generator=g):
         model(**batch.model_inputs(variant))
 
-`seq_x` is gathered as `seq[idx[:, None] + offsets]` from one [N, 16] tensor, never an [N, L, F] copy, and
-batches are assembled without a per-sample Python loop.
+`seq_x` is gathered as `seq[idx[:, None] + offsets]` from one [N, seq inputs] tensor, never an [N, L, F]
+copy, and batches are assembled without a per-sample Python loop.
 """
 
 from __future__ import annotations
@@ -23,41 +23,18 @@ import pyarrow as pa
 import torch
 
 from featurestore.api import Snapshot
-from schemas.contract import CONTRACT, Contract
-from schemas.seed_contract import CTX_CAT_ORDER, CTX_CONT_ORDER
+from schemas.contract import CONTRACT
 from train.fitting.hybrid import SEQ_CHANNELS, SNAP_CHANNELS, seq_channels, snap_channels
+from train.fitting.inputs import REGIME_IDS, ModelInputs
 from train.fitting.normalization import Normalization
 
-SEQ_FEATURES = tuple(c.name for c in CONTRACT.feature_columns("seq_features"))
-SNAP_FEATURES = tuple(c.name for c in CONTRACT.feature_columns("snap_features"))
-SEQ_INPUTS = SEQ_FEATURES + SEQ_CHANNELS  # 13 + 3 = 16
-SNAP_INPUTS = SNAP_FEATURES + SNAP_CHANNELS  # 85 + 3 = 88
-REGIME_IDS = ("session_id", "vol_regime_id", "trend_regime_id")
 TARGETS = ("y_direction", "y_early_move", "y_quality_score")
 SEQ_LEN = int(CONTRACT.parameters["sequence_length"])
-
-
-def check_model_inputs(contract: Contract) -> None:
-    """The model's inputs are the same columns in every contract version this trainer reads (v1 and v2
-    differ in thresholds and informational columns, not in inputs); a version with other inputs is refused.
-
-    Raises:
-        ValueError: naming the version and the first input that differs.
-    """
-    for table, expected in (("seq_features", SEQ_FEATURES), ("snap_features", SNAP_FEATURES)):
-        names = tuple(c.name for c in contract.feature_columns(table))
-        if names != expected:
-            diff = sorted(set(names) ^ set(expected))[:3] or "their order"
-            raise ValueError(
-                f"contract {contract.version} has other {table} inputs than this trainer builds ({diff}); "
-                "how to fix: use a trainer version made for that contract"
-            )
 
 
 def snapshot_frame(snapshot: Snapshot) -> pl.DataFrame:
     """The five materialized tables of a snapshot side by side (their keys are identical by validation),
     as its own contract version declares them."""
-    check_model_inputs(snapshot.contract)
     return join_tables(
         {t.name: snapshot.table(t.name) for t in snapshot.contract.tables}, source=f"snapshot {snapshot.id}"
     )
@@ -101,34 +78,25 @@ def full_windows(valid_rows: np.ndarray, length: int = SEQ_LEN) -> np.ndarray:
 class Tensors:
     """Base tensors over all rows of a snapshot (normalized inputs, raw ids and targets)."""
 
-    seq: torch.Tensor  # [N, 16] float32
-    snap: torch.Tensor  # [N, 88] float32
-    ctx_cat: torch.Tensor  # [N, 5] int64, seed order
-    ctx_cont: torch.Tensor  # [N, 2] float32
+    seq: torch.Tensor  # [N, seq inputs] float32 (16 under v1 and v2)
+    snap: torch.Tensor  # [N, snap inputs] float32 (88 under v1 and v2)
+    ctx_cat: torch.Tensor  # [N, context ids] int64, declared order (the seed's 5)
+    ctx_cont: torch.Tensor  # [N, continuous context inputs] float32 (2)
     regime: torch.Tensor  # [N, 3] int64: session, vol, trend
     targets: torch.Tensor  # [N, 3] float32, NaN where no label
 
 
-def input_names() -> dict[str, tuple[str, ...]]:
-    """The ordered input names per tensor (stored in bundles and checked when they are loaded)."""
-    return {"seq": SEQ_INPUTS, "snap": SNAP_INPUTS, "ctx_cat": CTX_CAT_ORDER, "ctx_cont": CTX_CONT_ORDER}
-
-
-def normalized_names() -> tuple[str, ...]:
-    return tuple(dict.fromkeys(SEQ_INPUTS + SNAP_INPUTS + CTX_CONT_ORDER))
-
-
-def build_tensors(frame: pl.DataFrame, normalization: Normalization) -> Tensors:
-    """Normalize by feature NAME and stack into base tensors; ids and targets stay raw."""
+def build_tensors(frame: pl.DataFrame, normalization: Normalization, inputs: ModelInputs) -> Tensors:
+    """Normalize by feature NAME and stack `inputs` into base tensors; ids and targets stay raw."""
 
     def ids(names: tuple[str, ...]) -> torch.Tensor:
         return torch.from_numpy(frame.select(names).fill_null(0).to_numpy().astype(np.int64))
 
     return Tensors(
-        seq=torch.from_numpy(np.ascontiguousarray(normalization.apply(frame, SEQ_INPUTS))),
-        snap=torch.from_numpy(np.ascontiguousarray(normalization.apply(frame, SNAP_INPUTS))),
-        ctx_cat=ids(CTX_CAT_ORDER),
-        ctx_cont=torch.from_numpy(np.ascontiguousarray(normalization.apply(frame, CTX_CONT_ORDER))),
+        seq=torch.from_numpy(np.ascontiguousarray(normalization.apply(frame, inputs.seq))),
+        snap=torch.from_numpy(np.ascontiguousarray(normalization.apply(frame, inputs.snap))),
+        ctx_cat=ids(inputs.ctx_cat),
+        ctx_cont=torch.from_numpy(np.ascontiguousarray(normalization.apply(frame, inputs.ctx_cont))),
         regime=ids(REGIME_IDS),
         targets=_targets(frame),
     )

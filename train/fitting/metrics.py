@@ -43,7 +43,7 @@ from torch import nn
 from train.fitting.base_model import predict as base_predict
 from train.fitting.baselines import HEADS, fit_baselines
 from train.fitting.bootstrap import trading_days
-from train.fitting.dataset import SNAP_FEATURES, Tensors
+from train.fitting.dataset import Tensors
 from train.fitting.inference import infer
 from train.fitting.intervals import AUC_RESAMPLES, EPS, binary_intervals, paired_log_loss_interval
 from train.fitting.prepare import Prepared
@@ -126,13 +126,14 @@ def evaluate_predictions(
 ) -> dict[str, Any]:
     """The model's predictions on each split of `predictions` ("val" and/or "test"), scored beside the
     baselines on the same rows (the shape is in the module docstring)."""
+    features = prepared.inputs.snap_features
     idx = {split: prepared.idx[split] for split in ("train", "val", *predictions)}
     source = {s: prepared.train_tensors if s == "train" else prepared.eval_tensors for s in idx}
-    x = {s: source[s].snap[i, : len(SNAP_FEATURES)].numpy() for s, i in idx.items()}
+    x = {s: source[s].snap[i, : len(features)].numpy() for s, i in idx.items()}
     targets = {s: source[s].targets[i].numpy() for s, i in idx.items()}
     fitted = fit_baselines(x["train"], targets["train"], x["val"], targets["val"], seed)
     ts_all = prepared.frame["ts"].cast(pl.Datetime("us")).to_numpy()
-    raw = prepared.frame.select(SNAP_FEATURES).to_numpy().astype(np.float64)
+    raw = prepared.frame.select(features).to_numpy().astype(np.float64)
     out: dict[str, Any] = {"baselines": {}}
     for split, pred in predictions.items():
         rows = idx[split].numpy()
@@ -140,7 +141,7 @@ def evaluate_predictions(
         out[split] = split_metrics(pred, y, ts, seed)
         candidates = fitted.predict(x[split])
         candidates["direction"]["base_model"] = base_predict(
-            prepared.base_model, raw[rows], feature_names=SNAP_FEATURES
+            prepared.base_model, raw[rows], feature_names=features
         )
         out["baselines"][split] = {
             head: {name: _against(y[:, HEADS[head]], pred[head], p, ts, seed) for name, p in by_name.items()}

@@ -19,17 +19,15 @@ from featurestore.api import Snapshot, funnel_stages, utc_day_range
 from train.fitting.base_model import fit_final, fit_out_of_fold, predict
 from train.fitting.config import RunConfig
 from train.fitting.dataset import (
-    SEQ_FEATURES,
-    SNAP_FEATURES,
     Tensors,
     build_tensors,
     full_windows,
     gather,
-    normalized_names,
     snapshot_frame,
     with_channels,
 )
 from train.fitting.hybrid import seq_channels
+from train.fitting.inputs import ModelInputs
 from train.fitting.normalization import Normalization, fit_normalization
 from train.fitting.splits import assign_splits
 
@@ -49,6 +47,7 @@ class Prepared:
     filter_report: dict[str, Any]
     ranges: dict[str, list[str]]  # role -> [first ts, last ts] of its samples
     base_model_span: list[str]  # [first ts, last ts] of the rows the shipped base model was fitted on
+    inputs: ModelInputs  # the snapshot contract's model inputs, in declared order
 
 
 def _ts(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -63,16 +62,17 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
     """
     config.splits.check_embargo(config.model_config.seq_len, snapshot.contract.label_margin_bars)
     frame = snapshot_frame(snapshot)
+    inputs = ModelInputs.of(snapshot.contract)
     ts, t1 = _ts(frame, "ts"), _ts(frame, "t1")
     eligible = frame["eligible"].to_numpy()
     labelled = frame["label_available"].to_numpy()
-    seq_ok = np.isfinite(frame.select(SEQ_FEATURES).to_numpy()).all(axis=1)
+    seq_ok = np.isfinite(frame.select(inputs.seq_features).to_numpy()).all(axis=1)
     windowed = full_windows(seq_ok)
     candidate = eligible & labelled & windowed
     splits = assign_splits(ts, t1, candidate, config.splits)
     _check_splits_hold_samples(splits, config, ts)
 
-    x = frame.select(SNAP_FEATURES).to_numpy().astype(np.float64)
+    x = frame.select(inputs.snap_features).to_numpy().astype(np.float64)
     y = frame["y_direction"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
     usable = eligible & labelled
     train_span = _within(ts, config.splits.train.start, config.splits.train.end)
@@ -80,8 +80,8 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
     oof = fit_out_of_fold(x, y, t1, ts, usable, train_span, embargo, config.base_model)
     cutoff = _bar_before(ts, config.splits.val.start, embargo)
     final_rows = usable & train_span & (t1 < cutoff)
-    base = fit_final(x, y, final_rows, config.base_model, feature_names=SNAP_FEATURES)
-    p_final = predict(base, x, feature_names=SNAP_FEATURES)
+    base = fit_final(x, y, final_rows, config.base_model, feature_names=inputs.snap_features)
+    p_final = predict(base, x, feature_names=inputs.snap_features)
 
     train_idx = np.asarray(splits.train)
     # every channel of every window row must exist: the EMA needs 30 bars of p before it is defined
@@ -90,7 +90,7 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
     if config.optim.max_train_rows is not None:
         kept = kept[-config.optim.max_train_rows :]
     frame_train = with_channels(frame, oof.p)
-    normalization = fit_normalization(frame_train[kept], normalized_names())
+    normalization = fit_normalization(frame_train[kept], inputs.normalized())
     idx = {
         "train": torch.from_numpy(kept.astype(np.int64)),
         "val": torch.from_numpy(np.asarray(splits.val, dtype=np.int64)),
@@ -101,8 +101,8 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
     )
     ranges = {name: [str(ts[i[0]]), str(ts[i[-1]])] if len(i) else [] for name, i in idx.items()}
     logger.info("samples: %s", {k: len(v) for k, v in idx.items()})
-    train_tensors = build_tensors(frame_train, normalization)
-    eval_tensors = build_tensors(with_channels(frame, p_final), normalization)
+    train_tensors = build_tensors(frame_train, normalization, inputs)
+    eval_tensors = build_tensors(with_channels(frame, p_final), normalization, inputs)
     _check_finite(train_tensors, idx["train"], "train")
     for split in ("val", "test"):
         _check_finite(eval_tensors, idx[split], split)
@@ -116,6 +116,7 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
         filter_report=report,
         ranges=ranges,
         base_model_span=_span(ts, final_rows),
+        inputs=inputs,
     )
 
 

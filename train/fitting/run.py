@@ -29,7 +29,6 @@ from schemas.bundle_metadata import SCHEMA_VERSION, BundleMetadata, HybridSettin
 from schemas.contract import contract_hashes
 from train.fitting.bundle import save_bundle
 from train.fitting.config import RunConfig
-from train.fitting.dataset import input_names
 from train.fitting.fit import FitResult, fit
 from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
 from train.fitting.metrics import evaluate_predictions, predict
@@ -112,6 +111,7 @@ def _train_run(
     snapshot = open_snapshot(store, snapshot_id, contract=None)  # under the version it names
     stage("base model (out-of-fold) and inputs")
     prepared = prepare(snapshot, config)
+    config = prepared.inputs.configure(config)  # the model's widths follow the snapshot's contract
     for name, idx in prepared.idx.items():
         if len(idx) == 0:
             raise ValueError(
@@ -173,7 +173,7 @@ def save_run_bundle(
 ) -> Path:
     """The bundle of one fitted run at ``path`` (`train run`, and each fit of `train evaluate`)."""
     model_config = config.model_config
-    names = input_names()
+    names = prepared.inputs.names()
     with_ctx = config.variant == "v10_ctx"
     metadata = BundleMetadata(
         schema_version=SCHEMA_VERSION,
@@ -218,6 +218,7 @@ def save_run_bundle(
             prepared.normalization,
             metadata,
             plots,
+            snapshot.contract,
         )
 
 

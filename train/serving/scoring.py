@@ -36,7 +36,6 @@ from train.fitting.base_model import predict as base_predict
 from train.fitting.bundle import BundleMismatch, LoadedBundle
 from train.fitting.dataset import (
     SEQ_LEN,
-    SNAP_FEATURES,
     Tensors,
     build_tensors,
     full_windows,
@@ -82,8 +81,9 @@ def base_probabilities(bundle: LoadedBundle, frame: pl.DataFrame) -> np.ndarray:
     Warmup rows have null features: a tree model would still answer (missing values take a default branch),
     but that answer rests on nothing, so such rows get NaN and no window that contains them is predicted.
     """
-    x = frame.select(SNAP_FEATURES).to_numpy().astype(np.float64)
-    p = base_predict(bundle.base_model, x, feature_names=SNAP_FEATURES)
+    features = bundle.inputs.snap_features
+    x = frame.select(features).to_numpy().astype(np.float64)
+    p = base_predict(bundle.base_model, x, feature_names=features)
     p[~np.isfinite(x).all(axis=1)] = np.nan
     return p
 
@@ -92,7 +92,7 @@ def model_tensors(bundle: LoadedBundle, frame: pl.DataFrame, p_xgb: np.ndarray) 
     """Normalized base tensors of every row (hybrid channels from `p_xgb`), as in training."""
     if bundle.normalization is None:
         raise BundleMismatch(bundle.path, [*bundle.problems, "it did not load, so it cannot score"])
-    return build_tensors(with_channels(frame, p_xgb), bundle.normalization)
+    return build_tensors(with_channels(frame, p_xgb), bundle.normalization, bundle.inputs)
 
 
 def predictable(frame: pl.DataFrame, tensors: Tensors) -> np.ndarray:

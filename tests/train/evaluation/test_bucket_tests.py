@@ -9,8 +9,11 @@ import pytest
 from scipy.signal import lfilter
 from scipy.stats import kruskal
 
-from schemas.parameters_v1 import SESSION_BY_UTC_HOUR, SESSION_NAMES
+from schemas.contract import CONTRACT
 from train.evaluation.bucket_tests import BucketTestConfig, bucket_test, describe
+
+SESSION_BY_UTC_HOUR = CONTRACT.parameters["session_by_utc_hour"]
+SESSION_NAMES = CONTRACT.value_name_map("session_id")
 
 DAYS = 60
 BARS_PER_DAY = 288  # M5, 24 hours

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from featurestore.store.handle import Store
 from featurestore.store.snapshots import open_snapshot
+from schemas.versions import CONTRACT_V2
 from tests.train.conftest import TINY
 from train.app.cli import app
 from train.evaluation.evaluate import evaluate_fold, prepare_fold, snapshot_folds
@@ -20,7 +21,7 @@ from train.evaluation.trades import TradeConfig
 from train.fitting import base_model
 from train.fitting import prepare as prepare_module
 from train.fitting.config import load_run_config
-from train.fitting.dataset import SNAP_FEATURES, snapshot_frame
+from train.fitting.dataset import snapshot_frame
 
 
 def test_a_fold_trains_before_its_origin_and_scores_its_test_block(
@@ -56,6 +57,9 @@ def test_a_fold_trains_before_its_origin_and_scores_its_test_block(
         assert paired["low"] <= paired["estimate"] <= paired["high"]
     assert result.trades["long_only"] and result.trades["rows"] == len(result.test_rows)
     assert np.datetime64(result.train_last_t1) < origin
+
+
+SNAP_FEATURES = tuple(c.name for c in CONTRACT_V2.feature_columns("snap_features"))
 
 
 def _poisoned(frame: pl.DataFrame, label_rows: np.ndarray, feature_rows: np.ndarray) -> pl.DataFrame:

@@ -236,14 +236,18 @@ def test_reordered_inputs_are_caught(bundles: dict[str, Path], tmp_path: Path) -
     names = meta["input_names"]
     names["snap"] = [names["snap"][1], names["snap"][0], *names["snap"][2:]]
     bundle = edited_bundle(bundles["ctx_a"], tmp_path, input_names=names)
-    with pytest.raises(BundleMismatch, match="snap input order differs from the contract at position 0"):
+    with pytest.raises(
+        BundleMismatch,
+        match="snap inputs differ at position 0: the bundle was trained with 'ret_3_bps', "
+        "the contract gives 'ret_2_bps'",
+    ):
         load_entry_v10_bundle(bundle, variant="v10_ctx", mode="replay")
 
 
 def test_no_pickle_in_bundles_or_code(bundles: dict[str, Path]) -> None:
     for path in bundles["ctx_a"].rglob("*"):
         if path.is_file():
-            assert path.suffix in (".json", ".safetensors", ".png"), path
+            assert path.suffix in (".json", ".safetensors", ".png", ".sql", ".toml"), path
             assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
     banned = ("import pickle", "torch.save(", "torch.load(", "joblib", "cloudpickle", "dill")
     for folder in ("train", "featurestore", "schemas", "validation"):
