@@ -83,7 +83,7 @@ def spa_test(
     differs = ~np.all(models == benchmark[:, None], axis=0)
     tested = [n for n, d in zip(names, differs, strict=True) if d]
     identical = [n for n, d in zip(names, differs, strict=True) if not d]
-    mean_diff = (models - benchmark[:, None]).mean(axis=0)
+    mean_diff = np.where(differs, (models - benchmark[:, None]).mean(axis=0), -np.inf)  # best of the tested
     out: dict[str, Any] = {
         "days": len(benchmark),
         "rules": len(names),
@@ -91,8 +91,8 @@ def spa_test(
         "identical_to_benchmark": identical,
         "mean_daily_bps": {n: float(v) for n, v in zip(names, models.mean(axis=0), strict=True)},
         "benchmark_mean_daily_bps": float(benchmark.mean()) if len(benchmark) else float("nan"),
-        "best_rule": names[int(np.argmax(mean_diff))] if len(names) else None,
-        "best_mean_difference_bps": float(mean_diff.max()) if len(names) else float("nan"),
+        "best_rule": names[int(np.argmax(mean_diff))] if tested else None,
+        "best_mean_difference_bps": float(mean_diff.max()) if tested else float("nan"),
     }
     if not tested or len(benchmark) < 2:
         nothing = {"lower": 1.0, "consistent": 1.0, "upper": 1.0}

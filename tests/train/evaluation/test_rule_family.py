@@ -104,6 +104,7 @@ def test_rules_that_never_trade_are_left_out_instead_of_rejecting() -> None:
     assert not flat["rejects"] and flat["p_values"]["consistent"] > 0.5
     assert flat["identical_to_benchmark"] == ["p_long >= 0.58", "p_long >= 0.60"]
     assert flat["tested"] == ["p_long >= 0.50", "p_long >= 0.52", "p_long >= 0.54", "p_long >= 0.56"]
+    assert flat["best_rule"] in flat["tested"] and flat["best_mean_difference_bps"] < 0
     losing = np.column_stack([-3.0 + rng.standard_normal((30, 4)), np.zeros((30, 2))])
     matrix = spa_test(losing, np.zeros(30), NAMES[:6], FamilyConfig())
     assert matrix["tested"] == NAMES[:4] and not matrix["rejects"]  # kept in: consistent p = 0.000
