@@ -244,8 +244,8 @@ def evaluate(
 ) -> None:
     """Walk-forward evaluation: retrain every variant per fold; metrics vs baselines and the trade table."""
     with cli_errors(debug):
-        from featurestore.app.report import key_value_table
         from train.app.evaluate_progress import EvaluateProgress
+        from train.app.evaluate_view import evaluate_view
         from train.evaluation.walkforward import (
             QUICK_FOLDS,
             EvaluateConfig,
@@ -273,20 +273,7 @@ def evaluate(
                 on_stage=progress.stage,
                 on_step=progress.step,
             )
-        rows = {}
-        for variant, pooled in report["pooled"].items():
-            i = pooled["intervals"]["direction"]
-            rows[f"{variant} pooled direction"] = (
-                f"AUC {i['auc']['estimate']:.4f} [{i['auc']['low']:.4f}, {i['auc']['high']:.4f}]  "
-                f"log loss {i['log_loss']['estimate']:.4f} [{i['log_loss']['low']:.4f}, "
-                f"{i['log_loss']['high']:.4f}]  n {i['log_loss']['n']}"
-            )
-        if report["paired_log_loss"]:
-            p = report["paired_log_loss"]["pooled"]["interval"]
-            rows["v10_ctx - v10 log loss"] = f"{p['estimate']:+.4f} [{p['low']:+.4f}, {p['high']:+.4f}]"
-        rows["seconds"] = f"{report['seconds']['total']:.0f}"
-        title = "Walk-forward evaluation (long only; realized_bps after spread cost)"
-        out.print(key_value_table(title, rows))
+        out.print(evaluate_view(report), soft_wrap=True)
         out.print(f"Report (opens offline): {report['report_html']}", highlight=False, soft_wrap=True)
         bundles = f"{report['report_dir']}/bundles"
         out.print(f"Fold bundles (train replay --bundle ...): {bundles}", highlight=False, soft_wrap=True)

@@ -1,13 +1,16 @@
-"""report.html of `train evaluate`: pooled metrics with intervals beside the baselines, per-fold metrics
-with intervals, each seed alone, the paired v10_ctx - v10 log loss, the trade table against always-enter
-and random entry, the plots of `evaluate_plots` (inline), the bundle of every fit and how to replay it, all
-in one offline page (`validation.html_report`). Written beside report.json."""
+"""report.html of `train evaluate`: the headline (SPA over every entry rule first, `evaluate_headline`),
+pooled metrics with intervals beside the baselines, per-fold metrics with intervals, each seed alone, the
+paired v10_ctx - v10 log loss, SPA / StepM of the entry rules against no position and always-enter, the
+trade table against always-enter and random entry, the plots of `evaluate_plots` (inline), the bundle of
+every fit and how to replay it, all in one offline page (`validation.html_report`). Written beside
+report.json."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from train.evaluation.rule_family import BENCHMARKS, family_headline
 from validation.html_report import Figure, HtmlReport, Section, Table, Verdict, cell, write_html
 
 REPORT_NAME = "report.html"
@@ -47,21 +50,72 @@ def paired_sentence(paired: dict[str, Any] | None) -> tuple[str, str]:
     return "inconclusive", f"v10_ctx vs v10 held-out log loss: inconclusive, the interval covers 0: {span}."
 
 
-def edge_sentence(report: dict[str, Any]) -> str:
-    """Whether any entry rule's mean realized_bps lies above its random-entry band, per variant."""
-    parts = []
-    for variant, pooled in report["pooled"].items():
-        above = [row["rule"] for row in pooled["trades"]["table"] if row["above_random"]]
-        n_rules = len(pooled["trades"]["table"]) - 1
-        parts.append(
-            f"{variant}: {len(above)} of {n_rules} entry rules above the random-entry band"
-            + (
-                f" ({', '.join(above)}; several trials, read the whole curve)"
-                if above
-                else " (no edge shown)"
+def evaluate_headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The report's headline (terminal, HTML, report.json): the SPA result of every variant first, then the
+    paired log loss. ``kind`` is "pass" only where SPA rejects for some variant."""
+    trades = [family_headline(v, pooled["rule_family"]) for v, pooled in report["pooled"].items()]
+    paired_kind, paired = paired_sentence(report["paired_log_loss"])
+    kind = "pass" if any(k == "pass" for k, _ in trades) else "inconclusive"
+    text = " ".join(sentence for _, sentence in trades)
+    return {"kind": kind, "text": text, "trades": [s for _, s in trades], "paired": paired,
+            "paired_kind": paired_kind}  # fmt: skip
+
+
+def single_rule_sentence(pooled: dict[str, Any]) -> str:
+    """How many rules' mean realized_bps lies above its own random-entry band: one test per rule, not
+    corrected for the rules tried (the SPA line is the corrected one)."""
+    table = pooled["trades"]["table"]
+    above = [row["rule"] for row in table if row["above_random"]]
+    return (
+        f"Single-rule comparisons (one test per rule, not corrected for the {len(table) - 1} rules tried): "
+        f"{len(above)} of {len(table) - 1} rules have a mean above their random-entry band"
+        + (f" ({', '.join(above)})" if above else "")
+        + ". Long only, after the spread (and configured commission)."
+    )
+
+
+def _family_section(variant: str, family: dict[str, Any]) -> Section:
+    """SPA and StepM of the variant's entry rules against both benchmarks, with the block sensitivity."""
+    rows = []
+    for name in BENCHMARKS:
+        test = family["benchmarks"][name]
+        p = test["p_values"]
+        rows.append(
+            (
+                name,
+                f"{p['consistent']:.3f}",
+                f"{p['lower']:.3f} / {p['upper']:.3f}",
+                ", ".join(f"{b} days: {v:.3f}" for b, v in test["sensitivity"].items()) or "-",
+                test["best_rule"] or "-",
+                cell(test["best_mean_difference_bps"]),
+                ", ".join(test["superior"]) or "none",
+                cell(test["days"]),
             )
         )
-    return "; ".join(parts) + ". Long only, after the spread (and configured commission)."
+    left_out = family["benchmarks"]["no position"]["identical_to_benchmark"]
+    return Section(
+        f"Every rule tried, {variant}: SPA and StepM against each benchmark (pooled test blocks)",
+        [
+            f"{family_headline(variant, family)[1]} {family['method']}. Series: {family['series']}.",
+            f"Rules: {', '.join(family['rules'])}."
+            + (f" Never traded, left out against no position: {', '.join(left_out)}." if left_out else ""),
+        ],
+        (
+            Table(
+                (
+                    "benchmark",
+                    "SPA p (consistent)",
+                    "lower / upper",
+                    "consistent p at half / double block",
+                    "best rule",
+                    "its mean daily bps minus the benchmark's",
+                    "StepM superior at 5%",
+                    "days",
+                ),
+                rows,
+            ),  # fmt: skip
+        ),
+    )
 
 
 def _reliance_section(report: dict[str, Any]) -> Section:
@@ -101,8 +155,9 @@ def _reliance_section(report: dict[str, Any]) -> Section:
 
 
 def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
-    kind, paired_text = paired_sentence(report["paired_log_loss"])
-    verdict = Verdict(paired_text, kind, edge_sentence(report))
+    headline = report["headline"]
+    paired_text = headline["paired"]
+    verdict = Verdict(headline["text"], headline["kind"], paired_text)
     metric_rows = []
     for variant, pooled in report["pooled"].items():
         for head in ("direction", "early_move"):
@@ -174,6 +229,7 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
             )
         )
     for variant, pooled in report["pooled"].items():
+        sections.append(_family_section(variant, pooled["rule_family"]))
         trades = pooled["trades"]
         rows = [
             (
@@ -194,7 +250,8 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
                 f"Trade table, {variant} (pooled test blocks)",
                 [
                     f"Long only. {trades['cost']}. {trades['position_rule']}. "
-                    f"Random entry: {trades['random_draws']} draws at the same signal count."
+                    f"Random entry: {trades['random_draws']} draws at the same signal count.",
+                    single_rule_sentence(pooled),
                 ],
                 (
                     Table(
@@ -207,7 +264,7 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
                             "mean bps [95%]",
                             "total bps",
                             "random band (mean bps)",
-                            "above band",
+                            "above band (single-rule test)",
                         ),
                         rows,
                     ),

@@ -5,7 +5,8 @@
   point without a bar (its interval comes from per-day scores, which an AUC does not decompose into).
 - ``reliability.png``: the pooled reliability diagram per variant: observed y_direction rate against mean
   p_long per decile of p_long, each bin's rate with its interval (the bins' n in the title).
-- ``tau_curve.png``: mean realized_bps per p_long threshold with its interval, against the random band.
+- ``tau_curve.png``: mean realized_bps per p_long threshold with its interval, against the random band; the
+  title gives the SPA p-value of all the rules against staying flat.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from train.evaluation.rule_family import p_text
 from train.fitting.plots import plt, save_figure
 
 TAU_PLOT = "tau_curve.png"
@@ -155,6 +157,13 @@ def plot_tau_curves(report: dict[str, Any], path: Path) -> Path:
         ax.fill_between(taus, low, high, color="C0", alpha=0.25, label="95% interval (days)")
         ax.plot(taus, mean, "o-", color="C0", label="mean realized_bps")
         ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.set(title=f"{variant}: long entries at p_long >= tau", xlabel="tau", ylabel="mean realized_bps")
+        family = report["pooled"][variant]["rule_family"]
+        spa = family["benchmarks"]["no position"]
+        title = (
+            f"{variant}: long entries at p_long >= tau\n"
+            f"best of {len(family['rules'])} rules vs staying flat: "
+            f"SPA p {p_text(spa['p_values']['consistent'], family['reps'])} over {spa['days']} days"
+        )
+        ax.set(title=title, xlabel="tau", ylabel="mean realized_bps")
         ax.legend(fontsize=8)
     return save_figure(fig, path)

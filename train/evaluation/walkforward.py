@@ -33,9 +33,10 @@ import numpy as np
 
 from featurestore.api import Store, open_snapshot
 from train.evaluation.evaluate import FoldResult, StepCallback, evaluate_fold, prepare_fold, snapshot_folds
-from train.evaluation.evaluate_html import write_evaluate_html
+from train.evaluation.evaluate_html import evaluate_headline, write_evaluate_html
 from train.evaluation.evaluate_plots import write_plots
 from train.evaluation.metric_intervals import reliability_intervals, trade_intervals
+from train.evaluation.rule_family import FamilyConfig, rule_family
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
 from train.fitting.config import VARIANTS, RunConfig, load_run_config
 from train.fitting.intervals import AUC_RESAMPLES, binary_intervals, paired_log_loss_interval
@@ -57,6 +58,7 @@ class EvaluateConfig:
     variants: tuple[str, ...] = VARIANTS
     seeds: int = 1  # transformer fits per variant and fold: seeds config.seed, config.seed + 1, ...
     trades: TradeConfig = field(default_factory=TradeConfig)
+    family: FamilyConfig = field(default_factory=FamilyConfig)  # SPA / StepM over the entry rules
     keep_bundles: bool = True
 
     def __post_init__(self) -> None:
@@ -177,13 +179,14 @@ def evaluate_snapshot(
         "seed alone",
         "training_bound": _bound(config),
         "per_fold": {v: [r.to_dict() for r in rs] for v, rs in results.items()},
-        "pooled": {v: _pooled(rs, evaluate.trades) for v, rs in results.items()},
+        "pooled": {v: _pooled(rs, evaluate.trades, evaluate.family) for v, rs in results.items()},
         "per_seed": {v: _per_seed(rs, seeds) for v, rs in results.items()},
         "paired_log_loss": _paired(results, seeds),
         "bundles": _bundles(results, snapshot_id),
         "intervals": "95% percentile intervals from a block bootstrap by UTC trading day (1000 resamples; "
         f"AUC {AUC_RESAMPLES}), on each fold's and the pooled test rows",
     }
+    report["headline"] = evaluate_headline(report)
     report["plots"] = write_plots(report, out)
     report["seconds"] = {
         "folds": timing,
@@ -222,7 +225,7 @@ def _fit_timing(result: FoldResult) -> list[dict[str, Any]]:
     ]
 
 
-def _pooled(per_fold: list[FoldResult], trades: TradeConfig) -> dict[str, Any]:
+def _pooled(per_fold: list[FoldResult], trades: TradeConfig, family: FamilyConfig) -> dict[str, Any]:
     p, y, rows = _pool(per_fold)
     reference = np.concatenate([r.val_p for r in per_fold])  # cut points from validation blocks only
     early = np.concatenate([r.test_early_p for r in per_fold])
@@ -235,6 +238,7 @@ def _pooled(per_fold: list[FoldResult], trades: TradeConfig) -> dict[str, Any]:
         },
         "reliability_direction": reliability_intervals(y[:, 0], p, rows.ts),
         "trades": trade_table(rows, trades, reference_p=reference, intervals=trade_intervals),
+        "rule_family": rule_family(rows, reference, trades, family),
     }
 
 

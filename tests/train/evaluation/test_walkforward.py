@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -24,6 +25,7 @@ from train.evaluation.walkforward import (
     evaluate_run_config,
     evaluate_snapshot,
 )
+from train.fitting import prepare as prepare_module
 
 
 def test_two_seeds_two_variants_give_per_seed_rows_bundles_plots_and_stages(
@@ -63,6 +65,7 @@ def test_two_seeds_two_variants_give_per_seed_rows_bundles_plots_and_stages(
         assert sum(r["n"] for r in table) == report["pooled"][variant]["direction"]["n"]
         assert all(r["low"] <= r["observed"] <= r["high"] for r in table)
     assert [p["seed"] for p in report["paired_log_loss"]["per_seed"]] == [7, 8]
+    _assert_no_claim_on_a_random_walk(report)
 
     out = Path(report["report_dir"])
     assert len(report["bundles"]) == 2 * 2 * 2
@@ -77,6 +80,10 @@ def test_two_seeds_two_variants_give_per_seed_rows_bundles_plots_and_stages(
     page = assert_self_contained_report(Path(report["report_html"]), "v10_ctx", min_images=3)
     assert "Each seed alone" in page and "replay any fold" in page
     assert "Reliance on context per fold" in page
+    assert "Every rule tried, v10_ctx: SPA and StepM" in page and "above band (single-rule test)" in page
+    assert page.index("vs staying flat: SPA p") < page.index(
+        "Pooled test metrics"
+    )  # the headline comes first
     saved = json.loads((out / "report.json").read_text())
     assert saved["training_bound"] == {
         "max_epochs": 1,
@@ -114,3 +121,54 @@ def test_cli_progress_is_on_stderr_and_quiet_under_json(
     assert lines[0].startswith("[1/2] fold 1/1: base model and inputs (seed 7)")
     assert lines[1].startswith("[2/2] fold 1/1 · v10 · seed 7")
     assert "Fold bundles" in shown.stdout
+    assert shown.stdout.lstrip().startswith("v10, best of 8 entry rules over ")  # the SPA headline first
+
+
+def _assert_no_claim_on_a_random_walk(report: dict) -> None:
+    """The synthetic candles are a random walk: no variant's SPA rejects, and the headline says nothing of
+    beating, an edge or rules above a band."""
+    for variant in report["variants"]:
+        family = report["pooled"][variant]["rule_family"]
+        assert family["days"] == report["pooled"][variant]["trades"]["days"]
+        for test in family["benchmarks"].values():
+            assert not test["rejects"] and test["superior"] == []
+    headline = report["headline"]
+    assert headline["kind"] == "inconclusive" and len(headline["trades"]) == len(report["variants"])
+    for word in ("above", "edge", "beats"):
+        assert word not in headline["text"]
+
+
+def _with_an_edge(frame: pl.DataFrame) -> pl.DataFrame:
+    """Labels that follow a feature the model sees: y_direction = 1 where ret_12_bps > 0, and the long
+    trade makes 8 bps there and loses 8 bps elsewhere (plus noise)."""
+    noise = np.random.default_rng(0).standard_normal(frame.height)
+    up = pl.col("ret_12_bps") > 0
+    labelled = pl.col("y_direction").is_not_null()
+    return frame.with_columns(
+        pl.when(labelled).then(up.cast(frame["y_direction"].dtype)).alias("y_direction"),
+        pl.when(pl.col("realized_bps").is_not_null())
+        .then(pl.when(up).then(8.0).otherwise(-8.0) + pl.Series(noise))
+        .cast(frame["realized_bps"].dtype)
+        .alias("realized_bps"),
+    )
+
+
+def test_an_injected_edge_gets_a_rejecting_spa_and_a_headline_saying_so(
+    snapshot_store: tuple[Path, str], v2_snapshot_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_frame = prepare_module.snapshot_frame
+    monkeypatch.setattr(
+        prepare_module, "snapshot_frame", lambda snapshot: _with_an_edge(real_frame(snapshot))
+    )
+    config = evaluate_run_config(TINY, {"epochs": 1, "max_train_rows": 600})
+    trades = TradeConfig(random_draws=20)
+    evaluate = EvaluateConfig(n_folds=1, variants=("v10",), trades=trades, keep_bundles=False)
+    report = evaluate_snapshot(Store.at(snapshot_store[0]), v2_snapshot_id, config, evaluate, on_stage=None)
+    family = report["pooled"]["v10"]["rule_family"]
+    for name in ("no position", "always enter"):
+        assert family["benchmarks"][name]["rejects"], family["benchmarks"][name]
+        assert family["benchmarks"][name]["superior"]
+    assert report["headline"]["kind"] == "pass"
+    assert report["headline"]["text"].startswith("v10, best of 8 entry rules over ")
+    assert "vs staying flat: SPA p " in report["headline"]["text"]
+    assert "a rule beats it at 5% (StepM: " in report["headline"]["text"]
