@@ -1,6 +1,7 @@
 """Consistency of a contract version at load: its declaration against what its SQL produces.
 
-Each SQL file runs over an empty candle slice in a private in-memory DuckDB, and the columns and types of
+Each SQL file runs over an empty candle slice in the SQL sandbox (`sql_sandbox.py`: the same one-SELECT
+rule, locked settings and error positions as a materialize run), and the columns and types of
 its output are compared with the declared table (the way dbt enforces a model contract). A column declared
 but not produced is "missing in SQL", one produced but not declared is "missing in declaration", and a
 type other than the declared dtype's is "dtype differs: declared float64, SQL gives VARCHAR". Every
@@ -13,10 +14,10 @@ Usage::
 
 from __future__ import annotations
 
-import duckdb
 import pyarrow as pa
 
 from featurestore.compute.sql_registry import SqlFile, load_sql_version
+from featurestore.compute.sql_sandbox import checked_queries, open_sandbox, run_file
 from featurestore.errors import ContractError
 from featurestore.store.ddl import SQL_TYPES
 from schemas.columns import Table
@@ -39,8 +40,10 @@ def check_definition(contract: Contract) -> None:
     """Refuse a version whose SQL output and declaration disagree (columns or types).
 
     Raises:
-        ContractError: a table's SQL file is missing, a SQL file fails on an empty slice, or columns differ;
-            the message names the folder, each table and column, and how to fix it.
+        ContractError: a table's SQL file is missing, or columns differ; the message names the folder,
+            each table and column, and how to fix it.
+        ContractSqlError: a SQL file is refused by the sandbox or fails on an empty slice (its file, line
+            and column).
     """
     files = load_sql_version(contract.version, contract.sql_root)
     key = (str(contract.folder), full_contract_hash(contract))
@@ -67,17 +70,15 @@ def _problems(contract: Contract, files: tuple[SqlFile, ...]) -> list[str]:
     ]
     if problems:
         return problems
-    con = duckdb.connect()
+    sandbox = open_sandbox(threads=1)
+    con = sandbox.cursor()
     try:
+        params = contract.sql_parameters()
+        queries = checked_queries(con, files, params)  # refuses anything but one SELECT per file
         con.register("candles_slice", _EMPTY_SLICE)
         con.execute("CREATE TEMP TABLE blocked_intervals (start_ts TIMESTAMP, end_ts TIMESTAMP)")
-        params = contract.sql_parameters()
         for f in files:
-            try:
-                con.execute(f"CREATE TEMP TABLE {f.name} AS {f.render(params)}")
-            except duckdb.Error as exc:
-                first = str(exc).splitlines()[0]
-                return [f"SQL file {f.path.name} does not run: {first}"]
+            run_file(con, f, queries[f.name], params)
         for table in contract.tables:
             produced = {
                 row[0]: row[1] for row in con.execute(f"DESCRIBE {by_file[table.sql].name}").fetchall()
@@ -85,6 +86,7 @@ def _problems(contract: Contract, files: tuple[SqlFile, ...]) -> list[str]:
             problems += _table_problems(table, by_file[table.sql], produced)
     finally:
         con.close()
+        sandbox.close()
     return problems
 
 
