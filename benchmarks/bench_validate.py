@@ -6,9 +6,9 @@ docs under 15 s). The tables are those of `--contract` (default: the newest vers
 
     python benchmarks/bench_validate.py [--repeats 5] [--skip-docs] [--contract v1|v2] [--smoke]
 
-Uses the real export (../shared/data, or $FS_DEMO_DATA) when present, else the synthetic demo candles.
-`--smoke` is the smallest mode: three months of synthetic candles (even where real data exists), one run,
-no 10x, one data docs build; it shows the script works, not the targets.
+Uses the real export where the demo finds it (`$FS_DEMO_DATA` names its folder), else the synthetic demo
+candles. `--smoke` is the smallest mode: three months of synthetic candles (even where real data exists),
+one run, no 10x, one data docs build; it shows the script works, not the targets.
 """
 
 from __future__ import annotations
