@@ -1,4 +1,4 @@
-"""Benchmark the context-usage evidence of replay (DESIGN section 13): ~3 test months of M5 bars (18,000
+"""Benchmark the context-usage evidence of replay: ~3 test months of M5 bars (18,000
 predicted cycles) with K = 5 permutations of each context group, both heads, the control run, then the
 measures and their block-bootstrap intervals; target under 60 s on 2 cores.
 
@@ -11,6 +11,10 @@ times the whole batch replay (`replay_snapshot`, snapshot load, base model, plot
     python benchmarks/bench_context_evidence.py [--rows 18000] [--repeats 3] [--permutations 5]
     python benchmarks/bench_context_evidence.py --store fsdata --bundle bundles/demo --snapshot ID \\
         --date-range 2025-09-01..2025-11-30
+    python benchmarks/bench_context_evidence.py --smoke
+
+`--smoke` is the smallest mode (synthetic inputs, 300 rows, one run, K = 1): it shows the script works, not
+the target.
 """
 
 from __future__ import annotations
@@ -140,7 +144,12 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path)
     parser.add_argument("--snapshot")
     parser.add_argument("--date-range", default="2025-09-01..2025-11-30")
+    parser.add_argument("--smoke", action="store_true", help="smallest mode: 300 rows, one run, K = 1")
     args = parser.parse_args()
+    if args.smoke:
+        if args.store is not None:
+            parser.error("--smoke runs on synthetic inputs: leave out --store")
+        args.rows, args.repeats, args.permutations = 300, 1, 1
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     if args.store is not None:

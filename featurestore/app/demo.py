@@ -25,7 +25,7 @@ from featurestore.store.lineage import range_is_current
 logger = logging.getLogger(__name__)
 
 REAL_M5_FILE = "xauusd_m5_2025_mt5.tsv"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # beside the checkout
 DEMO_SYMBOL = "XAUUSD"
 DEMO_SOURCE_TZ = "EET"
 # The contract needs 20 trading days of history (warmup), so the demo materializes from February on.
