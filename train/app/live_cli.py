@@ -123,6 +123,46 @@ def status(
         _emit(live_status(store_at(store), journal), as_json, "train live status")
 
 
+@live_app.command()
+def report(
+    journal: JournalOpt = None,
+    bundle: Annotated[
+        Path | None, typer.Option(help="The journal's bundle (default: its name in the store).")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Offline HTML on a journal: decisions, lag, the parity audit against the batch path, drift alarms."""
+    with cli_errors(debug):
+        from train.app.bundle_path import bundle_path
+        from train.evaluation.live_report import live_report
+        from train.serving.live_status import journal_dirs
+
+        the_store = store_at(store)
+        folders = journal_dirs(the_store, journal)
+        if len(folders) > 1:
+            raise ValueError(f"the store has {len(folders)} live journals: pick one with --journal")
+        model = bundle_path(the_store, bundle) if bundle is not None else None
+        result = live_report(the_store, folders[0], model)
+        payload = {**result.summary, "report": str(result.report_dir / "report.html")}
+        if as_json:
+            _emit(payload, True, "")
+            return
+        parity = result.summary["parity"]
+        _emit(
+            {
+                "decisions": result.summary["decisions"]["n"],
+                "parity": f"{parity['compared']} compared, {parity['mismatches']} mismatches, "
+                f"{parity['revised_by_source']} revised by the source",
+                "drift": result.summary["drift"],
+                "report": payload["report"],
+            },
+            False,
+            "train live report",
+        )
+
+
 def _oanda_source(instrument: str) -> Any:
     from train.serving.oanda import OandaSource
 

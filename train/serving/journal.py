@@ -274,3 +274,18 @@ def _last_signal_key(path: Path) -> str | None:
         return None
     start = data.rfind(b"\n", 0, len(data) - 1) + 1
     return str(json.loads(data[start:end])["ts"])
+
+
+def read_journal(directory: Path) -> tuple[list[Decision], list[dict[str, Any]], dict[str, Any]]:
+    """(decisions in bar order, events in order, meta) of a journal folder, read-only."""
+    con = connect(directory / JOURNAL_FILE, read_only=True)
+    try:
+        decisions = [decision_of(r) for r in con.execute("SELECT * FROM decisions ORDER BY symbol, ts")]
+        events = [
+            {**dict(r), "detail": json.loads(r["detail"])}
+            for r in con.execute("SELECT * FROM events ORDER BY id")
+        ]
+        meta = {r["key"]: json.loads(r["value"]) for r in con.execute("SELECT * FROM meta")}
+    finally:
+        con.close()
+    return decisions, events, meta

@@ -42,19 +42,24 @@ def followed(
     target = tmp / "XAUUSD_M5.tsv"
     journal = store / "live" / f"XAUUSD-{BUNDLE}"
     feeder = subprocess.Popen(
-        [sys.executable, "-m", "tests.train.serving.feeder", str(source), str(target), "--pause", "0.01"],
+        [sys.executable, "-m", "tests.train.serving.feeder", str(source), str(target), "--pause", "0.03"],
         env=env(),
     )
     rng = random.Random(23)
     kill_at = sorted(rng.sample(range(10, bars - 60), 3))
-    codes = []
+    codes, others = [], {}
     try:
-        for threshold in kill_at:
+        for i, threshold in enumerate(kill_at):
             live = start_live(store, store / "bundles" / BUNDLE, target)
+            if i == 1:  # the store's other commands while `train live` follows
+                wait_until(lambda: decided(journal) > kill_at[0] + 2, 90, "deciding again", live)
+                others = _other_commands(store, snap, journal)
+                others["live_still_running"] = live.poll() is None
             wait_until(lambda t=threshold: decided(journal) >= t, 90, f"{threshold} decisions", live)
             live.kill()
             codes.append(live.wait(timeout=10))
         feeder.wait(timeout=120)
+        others["decided_before_last_start"] = decided(journal)
         live = start_live(store, store / "bundles" / BUNDLE, target, "--exit-when-idle", "3")
         stdout, stderr = live.communicate(timeout=180)
         codes.append(live.returncode)
@@ -63,7 +68,25 @@ def followed(
             if process.poll() is None:
                 process.kill()
     assert codes[-1] == 0, stderr
-    return Store.at(store), journal, bars, snap, codes, json.loads(stdout)
+    return Store.at(store), journal, bars, snap, codes, json.loads(stdout), others
+
+
+def _other_commands(store: Path, snap: str, journal: Path) -> dict[str, subprocess.CompletedProcess[str]]:
+    """`fs status`, `fs snapshots list`, `train replay` and `train live status`, run while live follows."""
+    at = ["--store", str(store)]
+    commands = {
+        "fs status": [sys.executable, "-m", "featurestore.cli", "status", *at],
+        "fs snapshots list": [sys.executable, "-m", "featurestore.cli", "snapshots", "list", *at],
+        "train replay": [
+            sys.executable, "-m", "train.app.cli", "replay", "--bundle", BUNDLE, "--snapshot", snap,
+            "--date-range", "2025-06-02..2025-06-06", "--json", *at,
+        ],
+        "train live status": [sys.executable, "-m", "train.app.cli", "live", "status", "--json", *at],
+    }  # fmt: skip
+    return {
+        name: subprocess.run(args, env=env(), capture_output=True, text=True, timeout=180)
+        for name, args in commands.items()
+    }
 
 
 def _journal(journal: Path) -> list[dict]:
@@ -73,20 +96,20 @@ def _journal(journal: Path) -> list[dict]:
 
 
 def test_every_fed_bar_is_decided_exactly_once_across_kills(followed) -> None:
-    _, journal, bars, _, codes, summary = followed
+    _, journal, bars, _, codes, summary, _ = followed
     assert codes[:3] == [-9, -9, -9]
     rows = _journal(journal)
     stamps = [r["ts"] for r in rows]
     assert len(rows) == bars and len(set(stamps)) == bars
     assert stamps == sorted(stamps)  # decided in bar order, none skipped and filled in later
-    assert summary["last_ts"] == stamps[-1]
+    assert summary["decided"] == bars - followed[-1]["decided_before_last_start"]
     signals = [json.loads(line) for line in (journal / "signals.jsonl").read_text().splitlines()]
     assert [s["ts"] for s in signals] == stamps  # once each, in order, none torn
     assert {s["p_long"] for s in signals if s["predicted"]} == {r["p_long"] for r in rows if r["predicted"]}
 
 
 def test_live_p_long_equals_batch_replay(followed) -> None:
-    store, journal, _, snap, _, _ = followed
+    store, journal, _, snap, _, _, _ = followed
     cycles = replay_snapshot(
         store, store.bundles_dir / BUNDLE, snap, ReplayConfig(start=date(2025, 6, 26), end=date(2025, 6, 27))
     ).cycles
@@ -104,3 +127,30 @@ def test_live_p_long_equals_batch_replay(followed) -> None:
         assert row["reason"] == want["reason"] and bool(row["predicted"]) == want["predicted"], row["ts"]
         if row["predicted"]:
             assert row["p_long"] == pytest.approx(want["p_long"], abs=1e-6), row["ts"]
+
+
+def test_the_store_stays_usable_while_live_follows(followed) -> None:
+    others = dict(followed[-1])
+    assert others.pop("live_still_running")
+    others.pop("decided_before_last_start")
+    for name, done in others.items():
+        assert done.returncode == 0, f"{name}: {done.stderr}"
+    assert json.loads(others["train replay"].stdout)["bundle"]["variant"] == "v10_ctx"
+    status = json.loads(others["train live status"].stdout)["journals"][0]
+    assert status["running"] and status["last_decision"]["ts"] >= "2025-06-26"
+    assert status["counts"]["decided"] > 0
+
+
+def test_report_audits_every_decision_with_no_mismatch(followed) -> None:
+    store, bars = followed[0], followed[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "train.app.cli", "live", "report", "--json", "--store", str(store.root)],
+        env=env(), capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    parity = report["parity"]
+    assert parity["bars"] == bars and parity["compared"] == bars and parity["mismatches"] == 0, parity
+    assert parity["revised_by_source"] == 0 and parity["missing_from_store"] == 0 and parity["passed"]
+    assert report["decisions"]["n"] == bars
+    assert Path(report["report"]).is_file() and "Parity audit" in Path(report["report"]).read_text()
