@@ -23,7 +23,7 @@ from featurestore.api import Store
 from featurestore.errors import InputError
 from train.evaluation.live_audit import audit_decisions
 from train.serving.journal import Decision, read_journal
-from train.serving.live_loop import bundle_id_of, load_live_bundle
+from train.serving.live_decide import bundle_id_of, load_live_bundle
 from validation.html_report import HtmlReport, Section, Table, Verdict, cell, write_html
 
 LAST_SHOWN = 30
@@ -104,7 +104,7 @@ def _page(summary: dict[str, Any], decisions: list[Decision]) -> HtmlReport:
         f"{parity['max_abs_diff_p_long']:.2e}",
     )
     drift = summary["drift"] or {}
-    alarms = drift.get("alarms", [])
+    alarms = drift.get("alarms") or drift.get("largest", [])
     sections = [
         Section(
             "Decisions", tables=[Table.from_mapping({k: v for k, v in counts.items() if k != "by_reason"})]

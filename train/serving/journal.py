@@ -174,6 +174,15 @@ class Journal:
         ).fetchone()
         return row[0]
 
+    def recent_predicted(self, n: int) -> list[Decision]:
+        """The last `n` predicted decisions of this symbol and bundle, oldest first."""
+        rows = self._con.execute(
+            "SELECT * FROM decisions WHERE symbol = ? AND bundle_id = ? AND predicted = 1 ORDER BY ts DESC "
+            "LIMIT ?",
+            (self.symbol, self.bundle_id, n),
+        ).fetchall()
+        return [decision_of(r) for r in reversed(rows)]
+
     def record(self, decisions: Sequence[Decision]) -> None:
         """Journal `decisions` in one transaction, then append their signal lines."""
         if not decisions:

@@ -22,12 +22,11 @@ Usage::
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,28 +35,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurestore.api import (
-    DECISION_TABLES,
     IngestOptions,
     Store,
-    featurize_window,
     ingest_part,
     read_blocked_intervals,
     stored_candles,
 )
 from featurestore.errors import StoreMissingError
-from schemas.bundle_metadata import read_bundle_metadata
-from train.fitting.bundle import LOCK, BundleMismatch, LoadedBundle, load_entry_v10_bundle
-from train.fitting.dataset import join_tables
+from train.serving.drift_monitor import DriftMonitor, monitored_columns
 from train.serving.journal import Decision, Journal, utc_now
-from train.serving.live import single_threaded
+from train.serving.live_decide import CANDLE_FIELDS, BarDecider, bundle_id_of, iso, load_live_bundle
 from train.serving.live_sources import SourcePart
-from train.serving.scoring import HISTORY_BARS, score_frame
+from train.serving.scoring import HISTORY_BARS
 
 logger = logging.getLogger(__name__)
 
 CHUNK_BARS = 240  # bars featurized and scored together while catching up
 HEARTBEAT_S = 10.0
-_CANDLE_FIELDS = ("open", "high", "low", "close", "tick_volume", "spread")
 
 
 class Source(Protocol):
@@ -81,6 +75,7 @@ class LiveConfig:
     on_drift: str = "warn"  # warn: keep deciding, marked degraded; pause: stop deciding
     exit_when_idle_s: float | None = None  # stop once the source brought nothing for this long
     max_decisions: int | None = None
+    drift: bool = True  # drift alarms against the bundle's training rows
     lock_wait_s: float = 30.0  # how long a write waits for another command's hold on the store
     hooks: tuple[Callable[[list[Decision]], None], ...] = field(default_factory=tuple)
 
@@ -97,36 +92,10 @@ class LiveSummary:
     first_ts: str | None = None
     last_ts: str | None = None
     degraded: bool = False
+    paused_on_drift: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "journal_dir": str(self.journal_dir)}
-
-
-def bundle_id_of(path: Path) -> str:
-    """`<bundle name>@<sha256 of its lock file, 12 hex>`: names the exact bundle files a decision used."""
-    lock = Path(path) / LOCK
-    digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:12] if lock.is_file() else "unlocked"
-    return f"{Path(path).name}@{digest}"
-
-
-def iso(ts: datetime) -> str:
-    """A naive-UTC or aware timestamp as the journal writes it: `2025-06-25T10:05:00Z`."""
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def load_live_bundle(path: Path) -> LoadedBundle:
-    """The bundle in live mode (a mismatch warns and marks it degraded); one that cannot score is refused.
-
-    Raises:
-        BundleMismatch: no metadata, or the model did not load (live mode cannot decide without it).
-    """
-    variant = read_bundle_metadata(Path(path)).variant
-    bundle = load_entry_v10_bundle(Path(path), variant=variant, mode="live")
-    if bundle.model is None or bundle.metadata is None:
-        raise BundleMismatch(Path(path), [*bundle.problems, "its model did not load, so it cannot decide"])
-    return bundle
 
 
 def run_live(store: Store, config: LiveConfig, should_stop: Callable[[], bool]) -> LiveSummary:
@@ -151,7 +120,7 @@ class LiveRunner:
         self.journal = Journal.open(directory, symbol, self.bundle_id)
         self.summary = LiveSummary(directory, self.bundle_id, degraded=self.bundle.status != "ok")
         self.contract = self.bundle.contract
-        self.bar = timedelta(minutes=config.timeframe_minutes)
+        bar = timedelta(minutes=config.timeframe_minutes)
         self.keep = 2 * (self.contract.warmup_bars + HISTORY_BARS + CHUNK_BARS)
         self.window = self._trim(self._initial_candles())
         self.decided_until = self._start_after()
@@ -159,7 +128,19 @@ class LiveRunner:
         self.blocked: tuple[tuple[datetime, datetime], ...] = ()
         if config.blocked is not None:
             self.blocked = read_blocked_intervals(config.blocked)  # unreadable at start: an error
-        self.columns = _decision_columns(self.contract)
+        lag = config.allowed_lag_s if config.allowed_lag_s is not None else bar.total_seconds()
+        self.decide = BarDecider(
+            self.bundle,
+            self.bundle_id,
+            symbol=symbol,
+            source=config.source.label,
+            bar_s=bar.total_seconds(),
+            allowed_lag_s=lag,
+        )
+        self.drift = None
+        if config.drift:
+            columns = monitored_columns(self.bundle, self.decide.columns)
+            self.drift = DriftMonitor.start(store, self.bundle, self.bundle_id, self.journal, columns)
         self.ingest = replace(config.ingest, on_conflict="replace", max_reject_share=1.0)
         for key, value in (("source", config.source.label), ("bundle_id", self.bundle_id)):
             self.journal.set_meta(key, value)
@@ -210,6 +191,8 @@ class LiveRunner:
             idle = self.config.exit_when_idle_s
             if idle is not None and now - idle_since >= idle:
                 break
+            if self.summary.paused_on_drift:
+                break
             if part is None:
                 time.sleep(self.config.poll_s)
         return self.summary
@@ -255,8 +238,8 @@ class LiveRunner:
         before = {row["ts"]: row for row in old.to_pylist() if row["ts"] <= self.decided_until}
         for row in fresh.to_pylist():
             was = before.get(row["ts"])
-            if was is not None and any(was[k] != row[k] for k in _CANDLE_FIELDS):
-                changed = {k: [was[k], row[k]] for k in _CANDLE_FIELDS if was[k] != row[k]}
+            if was is not None and any(was[k] != row[k] for k in CANDLE_FIELDS):
+                changed = {k: [was[k], row[k]] for k in CANDLE_FIELDS if was[k] != row[k]}
                 self.journal.event("revised", {"changed": changed}, iso(row["ts"]))
                 self.summary.revised += 1
 
@@ -278,73 +261,19 @@ class LiveRunner:
             self._count(decisions)
             self.decided_until = self.window.column("ts")[end - 1].as_py()
             lo = end
+            if self.drift is not None:
+                self.drift.observe(decisions)
+                if self.config.on_drift == "pause" and self.drift.alarms:
+                    self.summary.paused_on_drift = list(self.drift.alarms)
+                    self.journal.event("paused", {"alarms": list(self.drift.alarms)})
+                    return
 
     def _decide(self, end: int, n: int) -> list[Decision]:
-        """The decisions of window rows [end - n, end): featurized with their history, scored together."""
-        flags = list(self.bundle.problems and ["bundle_mismatch"])
+        """The decisions of window rows [end - n, end), with the flags in force now."""
+        flags = ["bundle_mismatch"] if self.bundle.problems else []
         flags += self._read_blocked()
-        candles = self.window.slice(0, end)
-        tables = featurize_window(
-            candles, HISTORY_BARS - 1 + n, blocked_intervals=self.blocked, contract=self.contract
-        )
-        frame = join_tables({name: tables[name] for name in DECISION_TABLES}, "online")
-        within = np.zeros(frame.height, dtype=bool)
-        within[-n:] = True
-        with single_threaded():
-            scores = score_frame(self.bundle, frame, within=within)
-        decided_at = datetime.now(UTC)
-        rows = frame.tail(n).to_dicts()
-        bars = candles.slice(end - n).to_pylist()
-        return [
-            self._decision(row, bar, scores, frame.height - n + i, decided_at, tuple(flags))
-            for i, (row, bar) in enumerate(zip(rows, bars, strict=True))
-        ]
-
-    def _decision(
-        self,
-        row: dict[str, Any],
-        bar: dict[str, Any],
-        scores: Any,
-        i: int,
-        at: datetime,
-        flags: tuple[str, ...],
-    ) -> Decision:
-        meta = self.bundle.metadata
-        assert meta is not None  # load_live_bundle refuses a bundle without one
-        close = row["ts"] + self.bar
-        lag = (at.replace(tzinfo=None) - close).total_seconds()
-        allowed = (
-            self.config.allowed_lag_s if self.config.allowed_lag_s is not None else self.bar.total_seconds()
-        )
-        predicted = bool(scores.predicted[i])
-
-        def value(array: np.ndarray) -> float | None:
-            return float(array[i]) if predicted else None
-
-        return Decision(
-            symbol=self.config.ingest.symbol,
-            ts=iso(row["ts"]),
-            bundle_id=self.bundle_id,
-            reason=row["reason"],
-            predicted=predicted,
-            p_long=value(scores.p_long),
-            p_early_move=value(scores.p_early_move),
-            quality=value(scores.quality),
-            p_xgb=None if np.isnan(scores.p_xgb[i]) else float(scores.p_xgb[i]),
-            contract_version=self.contract.version,
-            feature_contract_hash=meta.feature_contract_hash,
-            full_contract_hash=meta.full_contract_hash,
-            snapshot_id=meta.snapshot_id,
-            source=self.config.source.label,
-            bar_close=iso(close),
-            decided_at=at.isoformat(timespec="milliseconds"),
-            lag_s=round(lag, 3),
-            late=lag > allowed,
-            degraded=bool(flags),
-            flags=flags,
-            candle={k: bar[k] for k in _CANDLE_FIELDS},
-            inputs={c: _plain(row[c]) for c in self.columns},
-        )
+        flags += self.drift.flags() if self.drift is not None else []
+        return self.decide(self.window.slice(0, end), n, self.blocked, tuple(flags))
 
     def _read_blocked(self) -> list[str]:
         """Re-read the blocked-interval file; an unreadable one keeps the last intervals and flags it."""
@@ -367,18 +296,3 @@ class LiveRunner:
         s.degraded = s.degraded or any(d.degraded for d in decisions)
         s.first_ts = s.first_ts or decisions[0].ts
         s.last_ts = decisions[-1].ts
-
-
-def _decision_columns(contract: Any) -> list[str]:
-    """Every column of the decision-time tables but the keys: the inputs the parity audit recomputes."""
-    names = (c.name for t in DECISION_TABLES for c in contract.table(t).columns)
-    return [name for name in dict.fromkeys(names) if name not in ("symbol", "ts")]
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-able feature value (NaN as None)."""
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, datetime):
-        return iso(value)
-    return value
