@@ -86,10 +86,10 @@ def live(
             raise ValueError(f"--format {fmt!r}: a followed file is mt5 or csv (line by line)")
         the_store = store_at(store)
         source = FileSource(follow) if follow is not None else _oanda_source(str(oanda))
-        options = IngestOptions(
+        options = IngestOptions(  # OANDA candles come as CSV lines with UTC times (train.serving.oanda)
             symbol=symbol,
-            fmt=fmt if follow is not None else "oanda-json",
-            source_tz=source_tz,
+            fmt=fmt if follow is not None else "csv",
+            source_tz=source_tz if follow is not None else None,
             point_size=point_size,
             timeframe="M5",
         )

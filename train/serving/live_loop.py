@@ -124,6 +124,9 @@ class LiveRunner:
         self.keep = 2 * (self.contract.warmup_bars + HISTORY_BARS + CHUNK_BARS)
         self.window = self._trim(self._initial_candles())
         self.decided_until = self._start_after()
+        resume = getattr(config.source, "resume", None)
+        if resume is not None:  # a polled source asks from where the loop stands (OANDA)
+            resume(self.decided_until)
         self.source_high: datetime | None = None
         self.blocked: tuple[tuple[datetime, datetime], ...] = ()
         if config.blocked is not None:
