@@ -79,6 +79,7 @@ def live(
     with cli_errors(debug):
         from featurestore.api import IngestOptions
         from train.app.bundle_path import bundle_path
+        from train.evaluation.live_audit import audit_decisions
         from train.serving.live_loop import LiveConfig, run_live
         from train.serving.live_sources import FileSource
 
@@ -104,6 +105,7 @@ def live(
             poll_s=poll,
             exit_when_idle_s=exit_when_idle,
             on_drift=on_drift,
+            audit=audit_decisions,
         )
         summary = run_live(the_store, config, should_stop=_stop_on_signals())
         _emit(summary.to_dict(), as_json, "train live stopped")

@@ -27,7 +27,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +182,43 @@ class Journal:
             (self.symbol, self.bundle_id, n),
         ).fetchall()
         return [decision_of(r) for r in reversed(rows)]
+
+    def first_ts(self) -> str:
+        row = self._con.execute(
+            "SELECT min(ts) FROM decisions WHERE symbol = ? AND bundle_id = ?", (self.symbol, self.bundle_id)
+        ).fetchone()
+        return str(row[0])
+
+    def unaudited_from(self) -> str | None:
+        """The day after the last audited one (parity events), else the first decided day, else None."""
+        row = self._con.execute(
+            "SELECT max(json_extract(detail, '$.day')) FROM events WHERE kind = 'parity'"
+        ).fetchone()
+        if row[0] is not None:
+            return (date.fromisoformat(row[0]) + timedelta(days=1)).isoformat()
+        first = self.first_ts()
+        return None if first == "None" else first[:10]
+
+    def days_between(self, first: str, before: str) -> list[str]:
+        """The UTC days (YYYY-MM-DD) with decisions, from `first` on and before `before`."""
+        rows = self._con.execute(
+            "SELECT DISTINCT substr(ts, 1, 10) AS day FROM decisions WHERE symbol = ? AND bundle_id = ? "
+            "AND ts >= ? AND ts < ? ORDER BY day",
+            (self.symbol, self.bundle_id, first, before),
+        ).fetchall()
+        return [r["day"] for r in rows]
+
+    def decisions_on(self, day: str) -> list[Decision]:
+        rows = self._con.execute(
+            "SELECT * FROM decisions WHERE symbol = ? AND bundle_id = ? AND substr(ts, 1, 10) = ? "
+            "ORDER BY ts",
+            (self.symbol, self.bundle_id, day),
+        ).fetchall()
+        return [decision_of(r) for r in rows]
+
+    def revised_ts(self) -> list[str]:
+        rows = self._con.execute("SELECT ts FROM events WHERE kind = 'revised' AND ts IS NOT NULL").fetchall()
+        return [r["ts"] for r in rows]
 
     def record(self, decisions: Sequence[Decision]) -> None:
         """Journal `decisions` in one transaction, then append their signal lines."""

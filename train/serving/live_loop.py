@@ -77,7 +77,9 @@ class LiveConfig:
     max_decisions: int | None = None
     drift: bool = True  # drift alarms against the bundle's training rows
     lock_wait_s: float = 30.0  # how long a write waits for another command's hold on the store
-    hooks: tuple[Callable[[list[Decision]], None], ...] = field(default_factory=tuple)
+    # the parity audit (train.evaluation.live_audit.audit_decisions, given by the app layer): run over each
+    # UTC day of decisions once the next day's first bar is decided, its counts journaled
+    audit: Callable[..., dict[str, Any]] | None = None
 
 
 @dataclass
@@ -128,6 +130,7 @@ class LiveRunner:
         if resume is not None:  # a polled source asks from where the loop stands (OANDA)
             resume(self.decided_until)
         self.source_high: datetime | None = None
+        self.audited = self.journal.unaudited_from()  # the first UTC day whose decisions await their audit
         self.blocked: tuple[tuple[datetime, datetime], ...] = ()
         if config.blocked is not None:
             self.blocked = read_blocked_intervals(config.blocked)  # unreadable at start: an error
@@ -259,8 +262,8 @@ class LiveRunner:
             end = min(lo + CHUNK_BARS, hi)
             decisions = self._decide(end, end - lo)
             self.journal.record(decisions)
-            for hook in self.config.hooks:
-                hook(decisions)
+            if self.config.audit is not None:
+                self._audit_days(decisions[-1].ts[:10])
             self._count(decisions)
             self.decided_until = self.window.column("ts")[end - 1].as_py()
             lo = end
@@ -290,6 +293,26 @@ class LiveRunner:
             )
             return ["blocked_unreadable"]
         return []
+
+    def _audit_days(self, today: str) -> None:
+        """Audit every journaled day before `today` that has no audit yet (also those a kill interrupted)."""
+        if self.audited is None:  # a fresh journal: its first decided day
+            self.audited = self.journal.first_ts()[:10]
+        for day in self.journal.days_between(self.audited, today):
+            assert self.config.audit is not None
+            result = self.config.audit(
+                self.store, self.bundle, self.journal.decisions_on(day), revised_ts=self.journal.revised_ts()
+            )
+            keys = ("bars", "compared", "mismatches", "revised_by_source", "missing_from_store", "passed")
+            detail = {
+                "day": day,
+                **{k: result[k] for k in keys},
+                "first_mismatches": result["first_mismatches"][:5],
+            }
+            self.journal.event("parity", detail)
+            if not result["passed"]:
+                logger.warning("parity audit of %s: %s mismatches", day, result["mismatches"])
+        self.audited = max(self.audited, today)
 
     def _count(self, decisions: list[Decision]) -> None:
         s = self.summary

@@ -61,6 +61,9 @@ def journal_status(directory: Path) -> dict[str, Any]:
         )
         for kind, name in (("rejected", "rejected_rows"), ("revised", "revised_bars")):
             counts[name] = con.execute("SELECT count(*) FROM events WHERE kind = ?", (kind,)).fetchone()[0]
+        parity = con.execute(
+            "SELECT detail FROM events WHERE kind = 'parity' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         alarm = con.execute(
             "SELECT detail FROM events WHERE kind = 'drift' ORDER BY id DESC LIMIT 1"
         ).fetchone()
@@ -80,6 +83,7 @@ def journal_status(directory: Path) -> dict[str, Any]:
         "last_decision": last_decision,
         "counts": counts,
         "drift_alarms": [] if drift is None else drift.get("alarms", []),
+        "last_parity_audit": None if parity is None else json.loads(parity["detail"]),
     }
 
 

@@ -154,3 +154,10 @@ def test_report_audits_every_decision_with_no_mismatch(followed) -> None:
     assert parity["revised_by_source"] == 0 and parity["missing_from_store"] == 0 and parity["passed"]
     assert report["decisions"]["n"] == bars
     assert Path(report["report"]).is_file() and "Parity audit" in Path(report["report"]).read_text()
+
+
+def test_the_loop_audits_each_finished_day_once(followed) -> None:
+    with sqlite3.connect(followed[1] / "journal.sqlite") as con:
+        audits = [json.loads(d) for (d,) in con.execute("SELECT detail FROM events WHERE kind = 'parity'")]
+    assert [a["day"] for a in audits] == ["2025-06-26"]  # the 27th is not finished: no bar of the 28th came
+    assert audits[0]["passed"] and audits[0]["mismatches"] == 0 and audits[0]["compared"] > 200

@@ -139,3 +139,34 @@ def test_commands_wait_briefly_for_a_short_write_lock(tmp_path: Path) -> None:
         assert time.monotonic() - began < 15
     finally:
         holder.wait(timeout=30)
+
+
+def test_oanda_faults_back_off_and_a_bad_token_stops(httpserver) -> None:
+    from werkzeug import Response
+
+    from featurestore.errors import InputError
+    from train.serving.oanda import OandaSource
+
+    path = "/v3/instruments/XAU_USD/candles"
+    price = {"o": "1", "h": "1", "l": "1", "c": "1"}
+    forming = {
+        "complete": False,
+        "time": "2025-06-26T10:00:00.000000000Z",
+        "volume": 3,
+        "bid": price,
+        "ask": price,
+    }
+    httpserver.expect_ordered_request(path).respond_with_response(
+        Response('{"errorMessage": "slow down"}', 429, headers={"Retry-After": "7"})
+    )
+    httpserver.expect_ordered_request(path).respond_with_json({"candles": [forming]})
+    httpserver.expect_ordered_request(path).respond_with_json(
+        {"errorMessage": "Insufficient authorization"}, 401
+    )
+    source = OandaSource("XAU_USD", "t", base_url=httpserver.url_for("/"), min_interval_s=0.0)
+    assert source.poll() is None and source.errors == ["HTTP 429: slow down"]
+    assert source.poll() is None  # still backing off: Retry-After 7 s, no request made
+    source._next_at = 0.0  # the wait is over
+    assert source.poll() is None and source.last is None  # only a forming candle: nothing taken
+    with pytest.raises(InputError, match="OANDA answered 401: Insufficient authorization"):
+        source.poll()
