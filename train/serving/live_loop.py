@@ -41,7 +41,7 @@ from featurestore.api import (
     read_blocked_intervals,
     stored_candles,
 )
-from featurestore.errors import StoreMissingError
+from featurestore.errors import StoreBusyError, StoreMissingError
 from train.serving.drift_monitor import DriftMonitor, monitored_columns
 from train.serving.journal import Decision, Journal, utc_now
 from train.serving.live_decide import CANDLE_FIELDS, BarDecider, bundle_id_of, iso, load_live_bundle
@@ -130,6 +130,7 @@ class LiveRunner:
         if resume is not None:  # a polled source asks from where the loop stands (OANDA)
             resume(self.decided_until)
         self.source_high: datetime | None = None
+        self.pending: SourcePart | None = None  # a part the store was too busy to take
         self.audited = self.journal.unaudited_from()  # the first UTC day whose decisions await their audit
         self.blocked: tuple[tuple[datetime, datetime], ...] = ()
         if config.blocked is not None:
@@ -182,7 +183,7 @@ class LiveRunner:
     def run(self, should_stop: Callable[[], bool]) -> LiveSummary:
         idle_since, beat = time.monotonic(), 0.0
         while not should_stop():
-            part = self.config.source.poll()
+            part = self.pending or self.config.source.poll()
             if part is not None:
                 self._take(part)
                 idle_since = time.monotonic()
@@ -204,16 +205,24 @@ class LiveRunner:
         return self.summary
 
     def _take(self, part: SourcePart) -> None:
-        """Ingest a source part, journal its rejected rows, merge its stored bars into the window."""
-        result = ingest_part(
-            self.store,
-            self.config.source.origin,
-            part.data,
-            self.ingest,
-            line_shift=part.line_shift,
-            after=self._newest(),
-            wait=self.config.lock_wait_s,
-        )
+        """Ingest a source part, journal its rejected rows, merge its stored bars into the window. A store
+        held by another command past the wait keeps the part for the next round (nothing is lost)."""
+        try:
+            result = ingest_part(
+                self.store,
+                self.config.source.origin,
+                part.data,
+                self.ingest,
+                line_shift=part.line_shift,
+                after=self._newest(),
+                wait=self.config.lock_wait_s,
+            )
+        except StoreBusyError as exc:
+            self.pending = part
+            logger.warning("%s; trying again", exc)
+            self.journal.event("store_busy", {"error": str(exc)})
+            return
+        self.pending = None
         for line, ts, reason in result.rejected:
             self.journal.event("rejected", {"line": line, "reason": reason}, iso(ts) if ts else None)
             self.summary.rejected += 1

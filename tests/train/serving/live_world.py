@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -44,10 +48,12 @@ def env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "FS_LOCK_WAIT": "20"}
 
 
-def start_live(store: Path, bundle: Path, follow: Path, *extra: str) -> subprocess.Popen[str]:
+def start_live(
+    store: Path, bundle: Path, follow: Path, *extra: str, since: datetime = FEED_START
+) -> subprocess.Popen[str]:
     args = [
         sys.executable, "-m", "train.app.cli", "live", "--bundle", str(bundle), "--follow", str(follow),
-        "--format", "mt5", "--source-tz", "EET", "--since", FEED_START.isoformat(), "--poll", "0.05",
+        "--format", "mt5", "--source-tz", "EET", "--since", since.isoformat(), "--poll", "0.05",
         "--store", str(store), "--json", *extra,
     ]  # fmt: skip
     return subprocess.Popen(args, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -74,3 +80,51 @@ def wait_until(check, timeout: float, what: str, process: subprocess.Popen[str] 
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(0.05)
+
+
+def follow_with_kills(
+    store: Path,
+    bundle: str,
+    source: Path,
+    bars: int,
+    *,
+    since: datetime = FEED_START,
+    pause: float = 0.03,
+    during: Callable[[Path], dict[str, Any]] | None = None,
+    timeout: float = 90,
+) -> tuple[list[int], dict[str, Any], dict[str, Any]]:
+    """A feeder writes `source` into a growing file while `train live` follows it; SIGKILL at three random
+    numbers of decisions, then a last run to the end. `during(journal)` runs while the second run follows.
+    Returns the exit codes, the last run's JSON summary and what `during` returned (plus
+    `decided_before_last_start`)."""
+    target = source.with_name("XAUUSD_M5.tsv")
+    journal = store / "live" / f"XAUUSD-{bundle}"
+    feeder = subprocess.Popen(
+        [sys.executable, "-m", "tests.train.serving.feeder", str(source), str(target), "--pause", str(pause)],
+        env=env(),
+    )
+    kill_at = sorted(random.Random(23).sample(range(10, bars - 60), 3))
+    codes: list[int] = []
+    others: dict[str, Any] = {}
+    live = None
+    try:
+        for i, threshold in enumerate(kill_at):
+            live = start_live(store, store / "bundles" / bundle, target, since=since)
+            if i == 1 and during is not None:
+                wait_until(lambda: decided(journal) > kill_at[0] + 2, timeout, "deciding again", live)
+                others = during(journal)
+                others["live_still_running"] = live.poll() is None
+            wait_until(lambda t=threshold: decided(journal) >= t, timeout, f"{threshold} decisions", live)
+            live.kill()
+            codes.append(live.wait(timeout=10))
+        feeder.wait(timeout=300)
+        others["decided_before_last_start"] = decided(journal)
+        live = start_live(store, store / "bundles" / bundle, target, "--exit-when-idle", "3", since=since)
+        stdout, stderr = live.communicate(timeout=600)
+        codes.append(live.returncode)
+    finally:
+        for process in (feeder, live):
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert codes[-1] == 0, stderr
+    return codes, json.loads(stdout), others

@@ -6,24 +6,16 @@ p_long of batch replay."""
 from __future__ import annotations
 
 import json
-import random
 import sqlite3
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from featurestore.store import Store
-from tests.train.serving.live_world import (
-    decided,
-    env,
-    feed_file,
-    held_back_store,
-    start_live,
-    wait_until,
-)
+from tests.train.serving.live_world import FEED_START, env, feed_file, follow_with_kills, held_back_store
 from train.evaluation.replay import ReplayConfig, replay_snapshot
 
 BUNDLE = "test_ctx_a"
@@ -39,36 +31,11 @@ def followed(
     tmp = tmp_path_factory.mktemp("live_follow")
     store = held_back_store(root, tmp)
     source, bars = feed_file(tmp)
-    target = tmp / "XAUUSD_M5.tsv"
     journal = store / "live" / f"XAUUSD-{BUNDLE}"
-    feeder = subprocess.Popen(
-        [sys.executable, "-m", "tests.train.serving.feeder", str(source), str(target), "--pause", "0.03"],
-        env=env(),
+    codes, summary, others = follow_with_kills(
+        store, BUNDLE, source, bars, during=lambda journal: _other_commands(store, snap, journal)
     )
-    rng = random.Random(23)
-    kill_at = sorted(rng.sample(range(10, bars - 60), 3))
-    codes, others = [], {}
-    try:
-        for i, threshold in enumerate(kill_at):
-            live = start_live(store, store / "bundles" / BUNDLE, target)
-            if i == 1:  # the store's other commands while `train live` follows
-                wait_until(lambda: decided(journal) > kill_at[0] + 2, 90, "deciding again", live)
-                others = _other_commands(store, snap, journal)
-                others["live_still_running"] = live.poll() is None
-            wait_until(lambda t=threshold: decided(journal) >= t, 90, f"{threshold} decisions", live)
-            live.kill()
-            codes.append(live.wait(timeout=10))
-        feeder.wait(timeout=120)
-        others["decided_before_last_start"] = decided(journal)
-        live = start_live(store, store / "bundles" / BUNDLE, target, "--exit-when-idle", "3")
-        stdout, stderr = live.communicate(timeout=180)
-        codes.append(live.returncode)
-    finally:
-        for process in (feeder, live):
-            if process.poll() is None:
-                process.kill()
-    assert codes[-1] == 0, stderr
-    return Store.at(store), journal, bars, snap, codes, json.loads(stdout), others
+    return Store.at(store), journal, bars, snap, codes, summary, others
 
 
 def _other_commands(store: Path, snap: str, journal: Path) -> dict[str, subprocess.CompletedProcess[str]]:
@@ -161,3 +128,36 @@ def test_the_loop_audits_each_finished_day_once(followed) -> None:
         audits = [json.loads(d) for (d,) in con.execute("SELECT detail FROM events WHERE kind = 'parity'")]
     assert [a["day"] for a in audits] == ["2025-06-26"]  # the 27th is not finished: no bar of the 28th came
     assert audits[0]["passed"] and audits[0]["mismatches"] == 0 and audits[0]["compared"] > 200
+
+
+def test_a_store_held_by_another_command_delays_but_loses_nothing(
+    snapshot_store: tuple[Path, str], bundles: dict[str, Path], tmp_path: Path
+) -> None:
+    from featurestore.api import IngestOptions
+    from train.serving.live_loop import LiveConfig, LiveRunner
+    from train.serving.live_sources import FileSource
+
+    root, _ = snapshot_store
+    store = held_back_store(root, tmp_path)
+    source, bars = feed_file(tmp_path, FEED_START, FEED_START + timedelta(hours=2))
+    config = LiveConfig(
+        bundle=store / "bundles" / BUNDLE, source=FileSource(source), since=FEED_START, max_decisions=bars,
+        ingest=IngestOptions(symbol="XAUUSD", fmt="mt5", source_tz="EET"), lock_wait_s=0.3, drift=False,
+    )  # fmt: skip
+    runner = LiveRunner(Store.at(store), config)
+    code = (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(2)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(store / "featurestore.duckdb")], stdout=subprocess.PIPE
+    )
+    assert holder.stdout.readline().strip() == b"held"
+    try:
+        summary = runner.run(lambda: False)
+    finally:
+        runner.close()
+        holder.wait(timeout=30)
+    assert summary.decided == bars
+    with sqlite3.connect(store / "live" / f"XAUUSD-{BUNDLE}" / "journal.sqlite") as con:
+        busy = con.execute("SELECT count(*) FROM events WHERE kind = 'store_busy'").fetchone()[0]
+    assert busy >= 1
