@@ -10,7 +10,7 @@ a followed MT5 file:
 - latency: `train live` runs as a real subprocess while this process writes one bar at a time (each line
   in two writes, the newline last) and polls the journal until the bar's decision is there.
 
-    python benchmarks/bench_live.py [--store fsdata] [--catch-up-bars 1000] [--latency-bars 120]
+    python benchmarks/bench_live.py [--store fsdata] [--bundle B] [--catch-up-bars 1000] [--latency-bars 120]
 """
 
 from __future__ import annotations
@@ -143,19 +143,24 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--store", type=Path, default=Path("fsdata"))
+    parser.add_argument("--bundle", type=Path, help="a bundle of the store to use instead of the demo's")
     parser.add_argument("--catch-up-bars", type=int, default=1000)
     parser.add_argument("--latency-bars", type=int, default=120)
     parser.add_argument("--interval", type=float, default=0.3, help="seconds between two bars (latency)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     store = Store.at(args.store)
-    demo = run_full_demo(store, choose_demo_data(store))
-    bundle = Path(demo.bundle_path)
+    if args.bundle is not None:
+        bundle, data = args.bundle, "the store's"
+    else:
+        demo = run_full_demo(store, choose_demo_data(store))
+        bundle, data = Path(demo.bundle_path), demo.feature_store.data.kind
     with tempfile.TemporaryDirectory() as tmp:
         result = {
-            "data": demo.feature_store.data.kind,
+            "data": data,
             "bundle": bundle.name,
             "cores": os.cpu_count(),
+            "load_average": os.getloadavg(),
             "when": datetime.now().isoformat(timespec="seconds"),
             "catch_up": catch_up(store, bundle, args.catch_up_bars, Path(tmp) / "a"),
             "latency": latency(store, bundle, args.latency_bars, Path(tmp) / "b", args.interval),
