@@ -148,7 +148,9 @@ class LiveRunner:
         if config.drift:
             columns = monitored_columns(self.bundle, self.decide.columns)
             self.drift = DriftMonitor.start(store, self.bundle, self.bundle_id, self.journal, columns)
-        self.ingest = replace(config.ingest, on_conflict="replace", max_reject_share=1.0)
+        self.ingest = replace(
+            config.ingest, on_conflict="replace", max_reject_share=1.0, timeframe=self._timeframe()
+        )  # one new line cannot tell its timeframe
         for key, value in (("source", config.source.label), ("bundle_id", self.bundle_id)):
             self.journal.set_meta(key, value)
         logger.info("deciding %s bars after %s with %s", symbol, self.decided_until, self.bundle_id)

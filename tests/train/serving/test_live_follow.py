@@ -133,6 +133,10 @@ def test_the_loop_audits_each_finished_day_once(followed) -> None:
 def test_a_store_held_by_another_command_delays_but_loses_nothing(
     snapshot_store: tuple[Path, str], bundles: dict[str, Path], tmp_path: Path
 ) -> None:
+    """The store held past the wait: the lines are kept and taken later. Then one more line alone (a single
+    new bar, whose timeframe ingest cannot infer from it) is decided too."""
+    from dataclasses import replace
+
     from featurestore.api import IngestOptions
     from train.serving.live_loop import LiveConfig, LiveRunner
     from train.serving.live_sources import FileSource
@@ -140,9 +144,12 @@ def test_a_store_held_by_another_command_delays_but_loses_nothing(
     root, _ = snapshot_store
     store = held_back_store(root, tmp_path)
     source, bars = feed_file(tmp_path, FEED_START, FEED_START + timedelta(hours=2))
+    lines = source.read_bytes().splitlines(keepends=True)
+    source.write_bytes(b"".join(lines[:-1]))
     config = LiveConfig(
-        bundle=store / "bundles" / BUNDLE, source=FileSource(source), since=FEED_START, max_decisions=bars,
-        ingest=IngestOptions(symbol="XAUUSD", fmt="mt5", source_tz="EET"), lock_wait_s=0.3, drift=False,
+        bundle=store / "bundles" / BUNDLE, source=FileSource(source), since=FEED_START,
+        ingest=IngestOptions(symbol="XAUUSD", fmt="mt5", source_tz="EET"), max_decisions=bars - 1,
+        lock_wait_s=0.3, drift=False,
     )  # fmt: skip
     runner = LiveRunner(Store.at(store), config)
     code = (
@@ -153,6 +160,10 @@ def test_a_store_held_by_another_command_delays_but_loses_nothing(
     )
     assert holder.stdout.readline().strip() == b"held"
     try:
+        assert runner.run(lambda: False).decided == bars - 1
+        with open(source, "ab") as handle:
+            handle.write(lines[-1])
+        runner.config = replace(config, max_decisions=bars)
         summary = runner.run(lambda: False)
     finally:
         runner.close()
