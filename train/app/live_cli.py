@@ -122,7 +122,12 @@ def status(
     with cli_errors(debug):
         from train.serving.live_status import live_status
 
-        _emit(live_status(store_at(store), journal), as_json, "train live status")
+        payload = live_status(store_at(store), journal)
+        if as_json:
+            _emit(payload, True, "")
+            return
+        for one in payload["journals"]:
+            _emit(_status_rows(one), False, f"train live: {one['journal']}")
 
 
 @live_app.command()
@@ -157,12 +162,43 @@ def report(
                 "decisions": result.summary["decisions"]["n"],
                 "parity": f"{parity['compared']} compared, {parity['mismatches']} mismatches, "
                 f"{parity['revised_by_source']} revised by the source",
-                "drift": result.summary["drift"],
+                "drift": _drift_line(result.summary),
                 "report": payload["report"],
             },
             False,
             "train live report",
         )
+
+
+def _status_rows(status: dict[str, Any]) -> dict[str, Any]:
+    """One journal's status as table rows."""
+    last = status["last_decision"] or {}
+    p_long = "-" if last.get("p_long") is None else f"{last['p_long']:.4f}"
+    audit = status["last_parity_audit"]
+    return {
+        "running": status["running"],
+        "source": status["source"],
+        "bundle": status["bundle_id"],
+        "heartbeat": status["heartbeat"],
+        "last decision": f"{last.get('ts')} {last.get('reason')} p_long {p_long}" if last else "none yet",
+        "lag": f"{last.get('lag_s')} s" + (" (late)" if last.get("late") else "") if last else "-",
+        "flags": ", ".join(last.get("flags", [])) or "none",
+        "counts": ", ".join(f"{k} {v}" for k, v in status["counts"].items()),
+        "drift alarms": ", ".join(
+            f"{a['input']} (PSI {a['psi']:.3g} > {a['threshold']:.3g})" for a in status["drift_alarms"]
+        )
+        or "none",
+        "last parity audit": "none yet"
+        if audit is None
+        else f"{audit['day']}: {audit['compared']} compared, {audit['mismatches']} mismatches",
+    }
+
+
+def _drift_line(summary: dict[str, Any]) -> str:
+    if summary["drift_unavailable"] is not None:
+        return f"off: {summary['drift_unavailable']['reason']}"
+    alarms = (summary["drift"] or {}).get("alarms", [])
+    return ", ".join(a["input"] for a in alarms) or "no alarm in force"
 
 
 def _oanda_source(instrument: str) -> Any:

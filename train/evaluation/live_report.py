@@ -56,6 +56,7 @@ def live_report(store: Store, journal: Path, bundle: Path | None) -> LiveReport:
         "decisions": _decision_summary(ours),
         "parity": audit_decisions(store, loaded, ours, revised_ts=revised),
         "drift": _last(events, "drift"),
+        "drift_unavailable": _last(events, "drift_unavailable"),
         "source_events": dict(Counter(e["kind"] for e in events if e["kind"] != "drift")),
         "rejected_rows": [{"ts": e["ts"], **e["detail"]} for e in events if e["kind"] == "rejected"][:50],
         "revised_bars": revised[:50],
