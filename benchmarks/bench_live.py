@@ -2,9 +2,9 @@
 (target p99 under 500 ms on 2 cores), and the catch-up rate over bars that are already there (target at
 least 20 bars/s).
 
-Uses the README demo's store and bundle (running the demo first when they are missing; real data when
-../shared/data exists). The newest bars of the store are held back in a copy of it and brought back through
-a followed MT5 file:
+Uses the README demo's store and bundle (running the demo first when they are missing: the real export
+where the demo finds it, else synthetic candles), or `--store S --bundle B`. The newest bars of the store
+are held back in a copy of it and brought back through a followed MT5 file:
 - catch-up: the whole held-back stretch is in the file when `train live` starts (in this process, the
   bundle already loaded); the rate is bars decided over the time the loop took;
 - latency: `train live` runs as a real subprocess while this process writes one bar at a time (each line
