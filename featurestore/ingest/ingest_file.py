@@ -23,7 +23,7 @@ Decisions:
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -148,15 +148,28 @@ def ingest_file(store: Store, path: Path, options: IngestOptions) -> IngestResul
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(path, f"cannot read the file: {exc.strerror or exc}") from None
+    with store.connect() as con:
+        result, record_word = ingest_data(con, path, data, options)
+    if not result.already_ingested:
+        _check_reject_share(result, record_word, options.max_reject_share)
+    return result
+
+
+def ingest_data(
+    con: duckdb.DuckDBPyConnection, path: Path, data: bytes, options: IngestOptions, *, line_shift: int = 0
+) -> tuple[IngestResult, str]:
+    """Ingest `data` (the content of `path`, or a part of it) on an open store connection: the checks and
+    the one write transaction of `ingest_file`, without the reject-share limit. `line_shift` is added to
+    every line number (a part of a file read from further down: `train live` sends its header and new
+    lines). Returns the result and the source's record word ("line" or "record")."""
     sha256 = sha256_hex(data)
     symbol = canonical_symbol(options.symbol)
-    with store.connect() as con:
-        previous = previous_ingest(con, symbol, sha256)
-        if previous is not None:
-            logger.info("%s: already ingested as #%s; nothing added", path, previous["ingest_id"])
-            return _already_ingested(path, symbol, previous)
-        prepared = _prepare(path, data, options, symbol)
-        result = _store(con, prepared, sha256, options.on_conflict)
+    previous = previous_ingest(con, symbol, sha256)
+    if previous is not None:
+        logger.info("%s: already ingested as #%s; nothing added", path, previous["ingest_id"])
+        return _already_ingested(path, symbol, previous), "line"
+    prepared = _prepare(path, data, options, symbol, line_shift)
+    result = _store(con, prepared, sha256, options.on_conflict)
     for warning in result.warnings:
         logger.warning("%s: %s", path, warning)
     logger.info(
@@ -169,13 +182,14 @@ def ingest_file(store: Store, path: Path, options: IngestOptions) -> IngestResul
         result.rows_rejected,
         result.rows_new,
     )
-    _check_reject_share(result, prepared.raw.record_word, options.max_reject_share)
-    return result
+    return result, prepared.raw.record_word
 
 
-def _prepare(path: Path, data: bytes, options: IngestOptions, symbol: str) -> _Prepared:
+def _prepare(path: Path, data: bytes, options: IngestOptions, symbol: str, line_shift: int = 0) -> _Prepared:
     """Parse, convert to UTC and check the rows; everything that can fail before writing."""
     raw = read_source(path, data, options.fmt)
+    if line_shift:
+        raw = replace(raw, frame=raw.frame.with_columns(pl.col("line") + line_shift))
     if raw.instrument is not None and not _same_symbol(raw.instrument, symbol):
         raise SourceError(
             path, f"the file holds {raw.instrument}, not {symbol}", fix="pass the right --symbol"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time as clock
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -27,6 +28,10 @@ from schemas.contract import CONTRACT
 
 DEFAULT_STORE = "./fsdata"
 DB_FILE = "featurestore.duckdb"
+# Seconds a command waits for a lock another process holds before it reports the store busy (env
+# FS_LOCK_WAIT). `train live` holds the lock only for each short write, so the others wait, not fail.
+DEFAULT_LOCK_WAIT_S = 5.0
+_LOCK_RETRY_S = 0.05
 
 # The candles table from the contract's declaration (types and NOT NULL from it) plus the store's own
 # ingest_id; the bookkeeping tables below belong to the store alone (contract_checks: the record of
@@ -144,11 +149,16 @@ class Store:
         return self.root / "reports"
 
     @contextlib.contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(
+        self, *, read_only: bool = False, wait: float | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the DuckDB file, creating the store and its base tables on first use.
 
+        A lock held by another process is waited for up to `wait` seconds (default: env FS_LOCK_WAIT, else
+        DEFAULT_LOCK_WAIT_S), retrying every 50 ms, before the store is reported busy.
+
         Raises:
-            StoreBusyError: another process holds the file.
+            StoreBusyError: another process held the file for longer than `wait`.
             StoreMissingError: `read_only` and there is no store at the root.
         """
         if read_only and not self.db_path.exists():
@@ -156,15 +166,7 @@ class Store:
                 self.root, "no store here", fix="run `fs ingest` first, or pass --store / set FS_STORE"
             )
         self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            con = duckdb.connect(str(self.db_path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if _LOCK_PATTERN.search(str(exc)):
-                raise StoreBusyError(
-                    f"store is busy: another process holds {self.db_path} "
-                    f"({_holder(str(exc))}). Wait for it to finish, or use another --store."
-                ) from None
-            raise
+        con = _open(self.db_path, read_only, lock_wait() if wait is None else wait)
         try:
             if not read_only:
                 con.execute(CANDLES_DDL)
@@ -172,6 +174,32 @@ class Store:
             yield con
         finally:
             con.close()
+
+
+def lock_wait() -> float:
+    """Seconds to wait for another process's lock: env FS_LOCK_WAIT, else DEFAULT_LOCK_WAIT_S."""
+    raw = os.environ.get("FS_LOCK_WAIT")
+    try:
+        return DEFAULT_LOCK_WAIT_S if raw is None else max(float(raw), 0.0)
+    except ValueError:
+        raise ValueError(f"FS_LOCK_WAIT must be a number of seconds, got {raw!r}") from None
+
+
+def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    """Connect, retrying while another process holds the lock (at most `wait` seconds)."""
+    deadline = clock.monotonic() + wait
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _LOCK_PATTERN.search(str(exc)):
+                raise
+            if clock.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"store is busy: another process holds {path} ({_holder(str(exc))}) and did not let go "
+                    f"within {wait:g} s. Wait for it to finish, or use another --store."
+                ) from None
+            clock.sleep(_LOCK_RETRY_S)
 
 
 def utc_day_range(first: date, last: date) -> tuple[datetime, datetime]:

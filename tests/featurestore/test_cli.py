@@ -123,7 +123,8 @@ def _has_open(pid: int, path: Path) -> bool:
 
 
 def test_second_writer_gets_store_busy(tmp_path: Path) -> None:
-    """While `fs materialize` holds the store, a second command is refused with exit 3, not a traceback."""
+    """While `fs materialize` holds the store, a second command that may not wait (FS_LOCK_WAIT=0) is
+    refused with exit 3, not a traceback."""
     source = write_mt5_tsv(generate_candles(SyntheticConfig(seed=5)), tmp_path / "year.tsv")
     store = tmp_path / "store"
     assert (
@@ -145,7 +146,9 @@ def test_second_writer_gets_store_busy(tmp_path: Path) -> None:
         first = subprocess.Popen([*FS, *year], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         while first.poll() is None and not _has_open(first.pid, (store / "featurestore.duckdb").resolve()):
             time.sleep(0.02)
-        second = subprocess.run([*FS, *year], capture_output=True, text=True)
+        second = subprocess.run(
+            [*FS, *year], capture_output=True, text=True, env={**os.environ, "FS_LOCK_WAIT": "0"}
+        )
         first.wait(timeout=120)
         assert first.returncode == 0
         if second.returncode != 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -29,14 +29,13 @@ from featurestore.app.console import (
     parse_date_range,
     store_at,
 )
-from featurestore.errors import InputError
-
-if TYPE_CHECKING:
-    from featurestore.api import Store
+from train.app.bundle_path import bundle_path as _bundle_path
+from train.app.live_cli import live_app
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Train ENTRY_V10 / ENTRY_V10_CTX from snapshots."
 )
+app.add_typer(live_app, name="live")
 
 
 @app.command()
@@ -127,20 +126,6 @@ def demo(
         if data.kind == "synthetic":
             out.print(SYNTHETIC_NOTICE, highlight=False)
         out.print(replay_view(result.replay.summary, str(result.replay.report_html)), soft_wrap=True)
-
-
-def _bundle_path(store: Store, given: Path) -> Path:
-    """A bundle directory as given, or relative to the store (`bundles/<name>`), or a name in its bundles/."""
-    for candidate in (given, store.root / given, store.bundles_dir / given):
-        if (candidate / "metadata.json").is_file():
-            return candidate
-    known = sorted(p.name for p in store.bundles_dir.glob("*") if (p / "metadata.json").is_file())
-    raise InputError(
-        given,
-        f"no bundle here (looked in ., {store.root} and {store.bundles_dir})",
-        fix=f"pass a bundle directory or one of this store's bundles: {', '.join(known) or 'none'} "
-        "(train one with `train run`)",
-    )
 
 
 @app.command()
