@@ -37,6 +37,7 @@ from train.evaluation.evaluate_html import write_evaluate_html
 from train.evaluation.evaluate_plots import write_plots
 from train.evaluation.metric_intervals import reliability_intervals, trade_intervals
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
+from train.fitting.base_model import GRID_AXES
 from train.fitting.config import VARIANTS, RunConfig, load_run_config
 from train.fitting.intervals import AUC_RESAMPLES, binary_intervals, paired_log_loss_interval
 from train.fitting.metrics import binary_metrics
@@ -204,6 +205,9 @@ def _bound(config: RunConfig) -> dict[str, Any]:
         "max_train_rows": optim.max_train_rows,
         "base_model_trees": config.base_model.n_estimators,
         "base_model_blocks": config.base_model.n_folds,
+        "base_model_grid": {axis: list(getattr(config.base_model, axis)) for axis in GRID_AXES},
+        "base_model_early_stopping_rounds": config.base_model.early_stopping_rounds,
+        "base_model_calibration": config.base_model.calibration,
     }
 
 

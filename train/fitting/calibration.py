@@ -4,11 +4,12 @@ Why: a boosted-tree model on near-noise labels is overconfident (its p spreads f
 it ranks barely better than chance), so its held-out log loss was worse than the constant prior, and the
 transformer received a channel whose distance from 0.5 meant nothing. Platt scaling maps the model's
 log-odds ``z = logit(p)`` to ``sigmoid(slope * z + intercept)``, a logistic regression with one input fitted
-by scikit-learn on held-out rows (with a mild L2 penalty on the slope, `PLATT_C`). Two numbers, monotone (the ranking, hence the AUC, is unchanged), JSON
-friendly (the bundle stores them in its metadata; no pickle), and it degrades gracefully: when the trees
-carry no signal the slope goes to 0 and every p becomes the held-out base rate, "no view". Isotonic
-regression was not chosen: it needs more rows than a walk-forward block holds to avoid steps, and its
-plateaus tie many rows (losing the ranking the channel exists for).
+by scikit-learn on held-out rows (with a mild L2 penalty on the slope, `PLATT_C`). Two numbers, monotone
+(the ranking, hence the AUC, is unchanged), JSON friendly (the bundle stores them in its metadata; no
+pickle), and it degrades gracefully: when the trees carry no signal the slope goes to 0 and every p
+becomes the held-out base rate, "no view". Isotonic regression was not chosen: it needs more rows than a
+walk-forward block holds to avoid steps, and its plateaus tie many rows (losing the ranking the channel
+exists for).
 
 Usage::
 
