@@ -138,7 +138,8 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
             "Direction per fold against the baselines (same rows, 95% intervals by trading day)",
             [
                 f"Seeds {', '.join(map(str, report['seeds']))}: {report['seed_pooling']}. The baselines are "
-                "fitted once per fold on its training samples."
+                "fitted once per fold on its training samples.",
+                *_base_vs_prior_text(report),
             ],
             (
                 Table(
@@ -236,6 +237,18 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
     return HtmlReport(
         f"Walk-forward evaluation: {report['snapshot_id'][:12]}", verdict, sections, facts, "report.json"
     )
+
+
+def _base_vs_prior_text(report: dict[str, Any]) -> list[str]:
+    """The pooled base model alone minus the class prior (reports written before it have none)."""
+    pooled = report.get("base_model_vs_prior")
+    if pooled is None:
+        return []
+    diff = pooled["base_model_minus_prior_log_loss"]
+    return [
+        f"Base model alone minus class prior, direction log loss pooled over the folds' test blocks: "
+        f"{_interval(diff)} (n {cell(pooled['n'])}; negative favours the base model)."
+    ]
 
 
 def _base_model_bound(bound: dict[str, Any]) -> str:

@@ -181,6 +181,7 @@ def evaluate_snapshot(
         "pooled": {v: _pooled(rs, evaluate.trades) for v, rs in results.items()},
         "per_seed": {v: _per_seed(rs, seeds) for v, rs in results.items()},
         "paired_log_loss": _paired(results, seeds),
+        "base_model_vs_prior": _base_vs_prior(next(iter(results.values()))),
         "bundles": _bundles(results, snapshot_id),
         "intervals": "95% percentile intervals from a block bootstrap by UTC trading day (1000 resamples; "
         f"AUC {AUC_RESAMPLES}), on each fold's and the pooled test rows",
@@ -239,6 +240,21 @@ def _pooled(per_fold: list[FoldResult], trades: TradeConfig) -> dict[str, Any]:
         },
         "reliability_direction": reliability_intervals(y[:, 0], p, rows.ts),
         "trades": trade_table(rows, trades, reference_p=reference, intervals=trade_intervals),
+    }
+
+
+def _base_vs_prior(per_fold: list[FoldResult]) -> dict[str, Any]:
+    """The base model alone against the class prior, direction, pooled over the folds' test blocks (each
+    fold's own base model and prior; the same for every variant). Negative favours the base model."""
+    _, y, rows = _pool(per_fold)
+    base = np.concatenate([r.test_base_p for r in per_fold])
+    prior = np.concatenate([np.full(len(r.test_rows), r.prior) for r in per_fold])
+    intervals = binary_intervals(y[:, 0], base, rows.ts)
+    return {
+        "n": len(y),
+        "base_model": {**binary_metrics(y[:, 0], base), "intervals": intervals},
+        "prior_log_loss": binary_metrics(y[:, 0], prior)["log_loss"],
+        "base_model_minus_prior_log_loss": paired_log_loss_interval(y[:, 0], base, prior, rows.ts),
     }
 
 
