@@ -8,7 +8,8 @@ bundles rest on which snapshot).
 Besides the model's shape and lineage, it carries what changes the model's inputs or its training without
 showing in the weights: the contract version (features are recomputed online with that version's SQL),
 the hybrid-channel settings (EMA span and window of p_long_xgb; a bundle trained with other settings is a
-mismatch like a contract hash) and every seed (torch and the base model).
+mismatch like a contract hash), every seed (torch and the base model), and the base model's chosen
+settings with the calibration its p_long runs through (`BaseModelRecord`).
 
 Usage::
 
@@ -26,9 +27,12 @@ from pathlib import Path
 from typing import Any
 
 METADATA_FILE = "metadata.json"
+# 3: the base model's settings are chosen per fit from a grid with early stopping, and its p_long is
+# calibrated; `base_model` records both (the calibration is applied wherever the bundle's base model runs).
+SCHEMA_VERSION = "entry_v10_bundle/3"
 # 2: contract_version, hybrid settings, both seeds and the base model's span recorded; ContextContEncoder
-# without the seed's LayerNorm.
-SCHEMA_VERSION = "entry_v10_bundle/2"
+# without the seed's LayerNorm. Still loads: `upgrade_schema_2` records its fixed, uncalibrated base model.
+SCHEMA_2 = "entry_v10_bundle/2"
 # 1: bundles trained before contract v2 existed (all on contract v1). They still load: `upgrade_schema_1`
 # fills in what they did not record from what they did, and the loader builds their model with the seed's
 # LayerNorm in ContextContEncoder (the one they were trained with).
@@ -57,6 +61,27 @@ class Seeds:
 
 
 @dataclass(frozen=True)
+class BaseModelCalibration:
+    """``p -> sigmoid(slope * logit(p) + intercept)`` ("platt", fitted on `n` held-out rows) or "none"."""
+
+    method: str
+    slope: float
+    intercept: float
+    n: int
+
+
+@dataclass(frozen=True)
+class BaseModelRecord:
+    """The shipped base model's settings, calibration and how they were chosen; the same for each
+    out-of-fold block's model (whose p built the training split's hybrid channels)."""
+
+    settings: dict[str, Any]  # the chosen grid point (max_depth, min_child_weight, ...) and its trees
+    calibration: BaseModelCalibration
+    selection: dict[str, Any]  # rows fitted and held out, each grid point's held-out log loss
+    out_of_fold: list[dict[str, Any]]  # per block: {"settings", "calibration", "selection"} ({} block 0)
+
+
+@dataclass(frozen=True)
 class BundleMetadata:
     """The contents of metadata.json (DESIGN section 12)."""
 
@@ -76,6 +101,7 @@ class BundleMetadata:
     full_contract_hash: str
     hybrid: HybridSettings
     seeds: Seeds
+    base_model: BaseModelRecord
     snapshot_id: str
     snapshot_range: list[str]
     split_ranges: dict[str, list[str]]  # role -> [first ts, last ts] of its samples ([] when empty)
@@ -107,7 +133,9 @@ class BundleMetadata:
             raise BundleMetadataError(f"{where}: expected a JSON object, got {type(data).__name__}")
         version = data.get("schema_version")
         if version == SCHEMA_1:
-            return _build(cls, upgrade_schema_1(data, where), where)
+            return _build(cls, upgrade_schema_2(upgrade_schema_1(data, where), where), where)
+        if version == SCHEMA_2:
+            return _build(cls, upgrade_schema_2(data, where), where)
         if version != SCHEMA_VERSION:
             name, _, number = SCHEMA_VERSION.rpartition("/")
             stored_name, _, stored_number = str(version).rpartition("/")
@@ -153,6 +181,30 @@ def upgrade_schema_1(data: dict[str, Any], where: str = METADATA_FILE) -> dict[s
         "hybrid": {"ema_span": SCHEMA_1_HYBRID[0], "ema_window": SCHEMA_1_HYBRID[1]},
         "seeds": {"torch": seed, "base_model": base_seed},
         "base_model_span": [f"{train['start']}T00:00:00", f"{train['end']}T23:59:59.999999"],
+    }
+
+
+def upgrade_schema_2(data: dict[str, Any], where: str = METADATA_FILE) -> dict[str, Any]:
+    """`base_model` for a bundle written before it was recorded (schema 1 or 2; `schema_version` is kept):
+    its run config's fixed settings, all `n_estimators` trees, no early stopping and no calibration (the
+    base model's p was used as XGBoost gave it, and still is)."""
+    try:
+        fixed = data["run_config"]["base_model"]
+        axes = ("max_depth", "min_child_weight", "subsample", "learning_rate")
+        settings = {key: fixed[key] for key in axes}
+        settings["trees"] = fixed["n_estimators"]
+    except (KeyError, TypeError) as exc:
+        raise BundleMetadataError(
+            f"{where}: metadata without run_config.base_model {exc}; how to fix: retrain it with `train run`"
+        ) from None
+    return {
+        **data,
+        "base_model": {
+            "settings": settings,
+            "calibration": {"method": "none", "slope": 1.0, "intercept": 0.0, "n": 0},
+            "selection": {"method": "fixed settings (written before the base model's grid and calibration)"},
+            "out_of_fold": [],
+        },
     }
 
 
@@ -218,6 +270,8 @@ def _fits(value: Any, hint: Any) -> bool:
         return isinstance(value, bool)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
     if origin is list:
         (arg,) = typing.get_args(hint) or (Any,)
         return isinstance(value, list) and (arg is Any or all(_fits(v, arg) for v in value))

@@ -39,7 +39,9 @@ from featurestore.api import Snapshot
 from train.evaluation.context_evidence import VerdictConfig, model_context_usage
 from train.evaluation.folds import Fold, rolling_folds
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
+from train.fitting.base_model import predict as base_predict
 from train.fitting.config import RunConfig
+from train.fitting.dataset import SNAP_FEATURES
 from train.fitting.fit import fit
 from train.fitting.metrics import evaluate_predictions, predict
 from train.fitting.prepare import Prepared, prepare
@@ -96,6 +98,8 @@ class FoldResult:
     train_last_t1: str  # the latest label end of any transformer training sample
     train_samples: int
     seeds: tuple[SeedRun, ...]
+    test_base_p: np.ndarray  # [n_test] the base model alone (first seed's, calibrated) on the test block
+    prior: float  # the class prior of direction (the training samples' positive rate)
 
     @property
     def best_epoch(self) -> int:
@@ -199,6 +203,7 @@ def evaluate_fold(
     rows = TradeRows.from_arrays(ts[test_rows], t1[test_rows], mean["direction"], realized[test_rows])
     trades = trade_table(rows, trade_config or TradeConfig(seed=cfg.seed), reference_p=val_p)
     train_rows = first.idx["train"].numpy()
+    raw = frame.select(SNAP_FEATURES).to_numpy().astype(np.float64)
     return FoldResult(
         fold=fold,
         variant=cfg.variant,
@@ -213,6 +218,8 @@ def evaluate_fold(
         train_last_t1=str(t1[train_rows].max()) if len(train_rows) else "",
         train_samples=len(train_rows),
         seeds=tuple(runs),
+        test_base_p=base_predict(first.base_model, raw[test_rows], feature_names=SNAP_FEATURES),
+        prior=float(scored["baseline_fit"]["prior"]["positive_rate"]["direction"]),
     )
 
 

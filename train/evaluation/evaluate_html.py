@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from train.evaluation.rule_family import BENCHMARKS, family_headline
+from train.fitting.run import base_model_label
 from validation.html_report import Figure, HtmlReport, Section, Table, Verdict, cell, write_html
 
 REPORT_NAME = "report.html"
@@ -178,6 +179,7 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
                     _interval(base["prior"]["direction"]["log_loss"]),
                     _interval(base["logistic"]["direction"]["log_loss"]),
                     _interval(base["base_model"]["direction"]["log_loss"]),
+                    base_model_label(m["baseline_fit"].get("base_model")),
                     cell(m["test"]["direction"]["n"]),
                 )
             )
@@ -191,7 +193,8 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
             "Direction per fold against the baselines (same rows, 95% intervals by trading day)",
             [
                 f"Seeds {', '.join(map(str, report['seeds']))}: {report['seed_pooling']}. The baselines are "
-                "fitted once per fold on its training samples."
+                "fitted once per fold on its training samples.",
+                *_base_vs_prior_text(report),
             ],
             (
                 Table(
@@ -203,6 +206,7 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
                         "class prior log loss",
                         "logistic log loss",
                         "base model alone log loss",
+                        "base model settings",
                         "n",
                     ),
                     baseline_rows,
@@ -283,12 +287,36 @@ def evaluate_report(report: dict[str, Any], report_dir: Path) -> HtmlReport:
         "seeds": ", ".join(map(str, report["seeds"])),
         "training bound": f"at most {bound['max_epochs']} epochs, early stopping patience "
         f"{bound['early_stop_patience']}, max train rows {bound['max_train_rows'] or 'all'}, base model "
-        f"{bound['base_model_trees']} trees",
+        f"{_base_model_bound(bound)}",
         "intervals": report["intervals"],
         "wall time": f"{report['seconds']['total']:.0f} s (per fold and fit in report.json)",
     }
     return HtmlReport(
         f"Walk-forward evaluation: {report['snapshot_id'][:12]}", verdict, sections, facts, "report.json"
+    )
+
+
+def _base_vs_prior_text(report: dict[str, Any]) -> list[str]:
+    """The pooled base model alone minus the class prior (reports written before it have none)."""
+    pooled = report.get("base_model_vs_prior")
+    if pooled is None:
+        return []
+    diff = pooled["base_model_minus_prior_log_loss"]
+    return [
+        f"Base model alone minus class prior, direction log loss pooled over the folds' test blocks: "
+        f"{_interval(diff)} (n {cell(pooled['n'])}; negative favours the base model)."
+    ]
+
+
+def _base_model_bound(bound: dict[str, Any]) -> str:
+    """The base model's bound as text; reports written before the grid name only the trees."""
+    if "base_model_grid" not in bound:
+        return f"{bound['base_model_trees']} trees"
+    grid = " x ".join(f"{axis} {values}" for axis, values in bound["base_model_grid"].items())
+    return (
+        f"at most {bound['base_model_trees']} trees (early stopping after "
+        f"{bound['base_model_early_stopping_rounds']}), grid {grid}, calibration "
+        f"{bound['base_model_calibration']}"
     )
 
 

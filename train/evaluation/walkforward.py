@@ -38,6 +38,7 @@ from train.evaluation.evaluate_plots import write_plots
 from train.evaluation.metric_intervals import reliability_intervals, trade_intervals
 from train.evaluation.rule_family import FamilyConfig, rule_family
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
+from train.fitting.base_model import GRID_AXES
 from train.fitting.config import VARIANTS, RunConfig, load_run_config
 from train.fitting.intervals import AUC_RESAMPLES, binary_intervals, paired_log_loss_interval
 from train.fitting.metrics import binary_metrics
@@ -182,6 +183,7 @@ def evaluate_snapshot(
         "pooled": {v: _pooled(rs, evaluate.trades, evaluate.family) for v, rs in results.items()},
         "per_seed": {v: _per_seed(rs, seeds) for v, rs in results.items()},
         "paired_log_loss": _paired(results, seeds),
+        "base_model_vs_prior": _base_vs_prior(next(iter(results.values()))),
         "bundles": _bundles(results, snapshot_id),
         "intervals": "95% percentile intervals from a block bootstrap by UTC trading day (1000 resamples; "
         f"AUC {AUC_RESAMPLES}), on each fold's and the pooled test rows",
@@ -207,6 +209,9 @@ def _bound(config: RunConfig) -> dict[str, Any]:
         "max_train_rows": optim.max_train_rows,
         "base_model_trees": config.base_model.n_estimators,
         "base_model_blocks": config.base_model.n_folds,
+        "base_model_grid": {axis: list(getattr(config.base_model, axis)) for axis in GRID_AXES},
+        "base_model_early_stopping_rounds": config.base_model.early_stopping_rounds,
+        "base_model_calibration": config.base_model.calibration,
     }
 
 
@@ -239,6 +244,21 @@ def _pooled(per_fold: list[FoldResult], trades: TradeConfig, family: FamilyConfi
         "reliability_direction": reliability_intervals(y[:, 0], p, rows.ts),
         "trades": trade_table(rows, trades, reference_p=reference, intervals=trade_intervals),
         "rule_family": rule_family(rows, reference, trades, family),
+    }
+
+
+def _base_vs_prior(per_fold: list[FoldResult]) -> dict[str, Any]:
+    """The base model alone against the class prior, direction, pooled over the folds' test blocks (each
+    fold's own base model and prior; the same for every variant). Negative favours the base model."""
+    _, y, rows = _pool(per_fold)
+    base = np.concatenate([r.test_base_p for r in per_fold])
+    prior = np.concatenate([np.full(len(r.test_rows), r.prior) for r in per_fold])
+    intervals = binary_intervals(y[:, 0], base, rows.ts)
+    return {
+        "n": len(y),
+        "base_model": {**binary_metrics(y[:, 0], base), "intervals": intervals},
+        "prior_log_loss": binary_metrics(y[:, 0], prior)["log_loss"],
+        "base_model_minus_prior_log_loss": paired_log_loss_interval(y[:, 0], base, prior, rows.ts),
     }
 
 

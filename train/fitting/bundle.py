@@ -1,12 +1,13 @@
 """Model bundles: one function saves, one loads (`load_entry_v10_bundle`). No pickle anywhere.
 
-`bundles/<name>/` holds config.json, model.safetensors, base_model.json (XGBoost's own JSON),
-normalization.json (by feature name), metadata.json (`schemas.bundle_metadata.BundleMetadata`, parsed
-strictly), plots/*.png and bundle.lock.json (sha256 of every other file). The bundle names its contract
-version; it is checked, replayed and served under that version (`contract_for`), never silently the
-newest. Replay mode turns any mismatch (variant, dims, a hash, the hybrid-channel settings, a file hash,
-the schema version) into a `BundleMismatch` naming what differs; live mode logs the same problems as
-warnings and returns `status="degraded"` so callers can see it.
+`bundles/<name>/` holds config.json, model.safetensors, base_model.json (XGBoost's own JSON; the
+calibration its p_long runs through is in the metadata, `base_model.calibration`), normalization.json
+(by feature name), metadata.json (`schemas.bundle_metadata.BundleMetadata`, parsed strictly),
+plots/*.png and bundle.lock.json (sha256 of every other file). The bundle names its contract version; it
+is checked, replayed and served under that version (`contract_for`), never silently the newest. Replay
+mode turns any mismatch (variant, dims, a hash, the hybrid-channel settings, a file hash, the schema
+version) into a `BundleMismatch` naming what differs; live mode logs the same problems as warnings and
+returns `status="degraded"` so callers can see it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from schemas.contract import Contract, contract_hashes
 from schemas.hashing import file_sha256
 from schemas.versions import UnknownContractVersion, carried_contract, contract_for, copy_definition
 from train.fitting.base_model import load_base_model, save_base_model
+from train.fitting.calibration import Calibration
 from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
 from train.fitting.inputs import ModelInputs, first_difference
 from train.fitting.model import ModelConfig, build_model
@@ -242,7 +244,8 @@ def load_entry_v10_bundle(
         normalization = Normalization.from_dict(
             json.loads((path / NORMALIZATION).read_text(encoding="utf-8"))
         )
-        base = load_base_model(path / BASE_MODEL)
+        calibration = Calibration(**dataclasses.asdict(metadata.base_model.calibration))
+        base = load_base_model(path / BASE_MODEL, calibration)
     except Exception as exc:  # noqa: BLE001 - live mode reports any load failure as degraded
         if mode == "replay":
             raise BundleMismatch(path, [f"cannot load: {type(exc).__name__}: {exc}"]) from exc

@@ -21,7 +21,7 @@ from typing import Any
 
 from featurestore.errors import InputError
 from schemas.versions import DEFAULT_CONTRACT
-from train.fitting.base_model import BaseModelConfig
+from train.fitting.base_model import GRID_AXES, BaseModelConfig
 from train.fitting.model import VARIANTS, ModelConfig
 from train.fitting.splits import SplitConfig, TimeSplit
 
@@ -216,6 +216,9 @@ def load_run_config(path: Path | None = None, overrides: dict[str, Any] | None =
             f"{where} [base_model]: seed is not a base-model setting; how to fix: set the run's top-level "
             "seed (or --seed), which seeds both the transformer and the base model"
         )
+    for axis in set(GRID_AXES) & set(base_section):  # `max_depth = 3` is a one-point axis of the grid
+        if not isinstance(base_section[axis], list):
+            base_section[axis] = [base_section[axis]]
     kwargs["base_model"] = _build(BaseModelConfig, base_section, f"{where} [base_model]")
     if "model" in data:
         check_types(ModelConfig, dict(data["model"]), f"{where} [model]")

@@ -19,7 +19,8 @@ stored as the bundle's ``metadata["metrics"]`` (plus best_epoch, best_val_loss, 
           "early_move": {"prior": B, "logistic": B},
         },
       },
-      "baseline_fit": {"prior": ..., "logistic": {head: {"C", "val_log_loss_by_C"}}, "base_model": ...},
+      "baseline_fit": {"prior": ..., "logistic": {head: {"C", "val_log_loss_by_C"}},
+                       "base_model": {"fitted_on", "settings", "calibration", "selection"}},
       "intervals": "<how the intervals were computed>",
     }
 
@@ -149,7 +150,11 @@ def evaluate_predictions(
         }
     out["baseline_fit"] = {
         **fitted.describe(),
-        "base_model": "p_long_xgb of the final base model (fitted on the purged training span); direction",
+        "base_model": {
+            "fitted_on": "the purged training span: settings, trees and calibration chosen on its most "
+            "recent rows; p_long_xgb (calibrated), direction",
+            **prepared.base_model.describe(),
+        },
     }
     out["intervals"] = INTERVALS
     return out

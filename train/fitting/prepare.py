@@ -43,11 +43,12 @@ class Prepared:
     eval_tensors: Tensors  # hybrid channels from the final base model
     idx: dict[str, torch.Tensor]  # sample rows per split
     normalization: Normalization
-    base_model: Any
+    base_model: Any  # train.fitting.base_model.BaseModel: trees, calibration, chosen settings
     filter_report: dict[str, Any]
     ranges: dict[str, list[str]]  # role -> [first ts, last ts] of its samples
     base_model_span: list[str]  # [first ts, last ts] of the rows the shipped base model was fitted on
     inputs: ModelInputs  # the snapshot contract's model inputs, in declared order
+    oof_settings: list[dict[str, Any]]  # each out-of-fold block model's settings ({} for block 0)
 
 
 def _ts(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -80,7 +81,7 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
     oof = fit_out_of_fold(x, y, t1, ts, usable, train_span, embargo, config.base_model)
     cutoff = _bar_before(ts, config.splits.val.start, embargo)
     final_rows = usable & train_span & (t1 < cutoff)
-    base = fit_final(x, y, final_rows, config.base_model, feature_names=inputs.snap_features)
+    base = fit_final(x, y, t1, ts, final_rows, embargo, config.base_model, feature_names=inputs.snap_features)
     p_final = predict(base, x, feature_names=inputs.snap_features)
 
     train_idx = np.asarray(splits.train)
@@ -117,6 +118,7 @@ def prepare(snapshot: Snapshot, config: RunConfig) -> Prepared:
         ranges=ranges,
         base_model_span=_span(ts, final_rows),
         inputs=inputs,
+        oof_settings=oof.fold_settings,
     )
 
 

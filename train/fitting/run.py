@@ -25,7 +25,14 @@ from typing import Any
 import torch
 
 from featurestore.api import Snapshot, Store, open_snapshot
-from schemas.bundle_metadata import SCHEMA_VERSION, BundleMetadata, HybridSettings, Seeds
+from schemas.bundle_metadata import (
+    SCHEMA_VERSION,
+    BaseModelCalibration,
+    BaseModelRecord,
+    BundleMetadata,
+    HybridSettings,
+    Seeds,
+)
 from schemas.contract import contract_hashes
 from train.fitting.bundle import save_bundle
 from train.fitting.config import RunConfig
@@ -191,6 +198,7 @@ def save_run_bundle(
         **contract_hashes(snapshot.contract),
         hybrid=HybridSettings(ema_span=EMA_SPAN, ema_window=EMA_WINDOW),
         seeds=Seeds(torch=config.seed, base_model=config.base_model.seed),
+        base_model=base_model_record(prepared),
         snapshot_id=snapshot.id,
         snapshot_range=list(snapshot.manifest["date_range"]),
         split_ranges=prepared.ranges,
@@ -220,6 +228,17 @@ def save_run_bundle(
             plots,
             snapshot.contract,
         )
+
+
+def base_model_record(prepared: Prepared) -> BaseModelRecord:
+    """The shipped base model's settings, calibration and selection, and each out-of-fold block's."""
+    shipped = prepared.base_model.describe()
+    return BaseModelRecord(
+        settings=shipped["settings"],
+        calibration=BaseModelCalibration(**shipped["calibration"]),
+        selection=shipped["selection"],
+        out_of_fold=list(prepared.oof_settings),
+    )
 
 
 # The columns of summary_metrics, with their display names (CLI and report tables); format with summary_cell.
@@ -253,10 +272,23 @@ def summary_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 base, label = baselines[name], BASELINE_NAMES[name]
                 if name == "logistic" and head in fit:
                     label += f" (C={fit[head]['C']:g})"
+                if name == "base_model" and "base_model" in metrics.get("baseline_fit", {}):
+                    label += f" ({base_model_label(metrics['baseline_fit']['base_model'])})"
                 rows[f"{split} {head}: {name}"] = _summary_row(
                     label, base, base.get("model_minus_baseline_log_loss")
                 )
     return rows
+
+
+def base_model_label(described: Any) -> str:
+    """The settings a base model ran with, short: "depth 2, min child 100, 41 trees, Platt"."""
+    if not isinstance(described, dict) or "settings" not in described:
+        return "settings not recorded"
+    settings, method = described["settings"], described["calibration"]["method"]
+    return (
+        f"depth {settings['max_depth']}, min child {settings['min_child_weight']:g}, {settings['trees']} "
+        f"trees, {'Platt' if method == 'platt' else 'uncalibrated'}"
+    )
 
 
 def _summary_row(predictor: str, m: dict[str, Any], paired: dict[str, Any] | None) -> dict[str, Any]:

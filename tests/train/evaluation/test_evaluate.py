@@ -80,9 +80,10 @@ def _poisoned(frame: pl.DataFrame, label_rows: np.ndarray, feature_rows: np.ndar
 def test_base_models_never_see_a_row_at_or_after_the_fold_origin(
     snapshot_store: tuple[Path, str], v2_snapshot_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Poisoned rows: every base model of the fold (each out-of-fold block and the final one) comes out
-    byte-identical when every label resolving at or after the origin is flipped and every feature row from
-    the origin on is scrambled; poisoning the last training days instead changes them (the control)."""
+    """Poisoned rows: every base model of the fold (each grid point of each out-of-fold block and of the
+    final one), its chosen settings and calibration come out identical when every label resolving at or
+    after the origin is flipped and every feature row from the origin on is scrambled; poisoning the last
+    training days instead changes them (the control)."""
     snapshot = open_snapshot(Store.at(snapshot_store[0]), v2_snapshot_id, contract=None)
     config = load_run_config(TINY, {"variant": "v10"})
     fold = snapshot_folds(snapshot, n_folds=2, embargo_bars=config.splits.embargo_bars)[0]
@@ -98,20 +99,21 @@ def test_base_models_never_see_a_row_at_or_after_the_fold_origin(
     monkeypatch.setattr(base_model, "_fit", recording_fit)
     frame = snapshot_frame(snapshot)
 
-    def base_fits(poisoned: pl.DataFrame) -> list[bytes]:
+    def base_fits(poisoned: pl.DataFrame) -> tuple[list[bytes], list[dict], dict]:
         fits.clear()
         monkeypatch.setattr(prepare_module, "snapshot_frame", lambda _snapshot: poisoned)
-        prepare_fold(snapshot, config, fold)
-        return list(fits)
+        prepared = prepare_fold(snapshot, config, fold)
+        return list(fits), prepared.oof_settings, prepared.base_model.describe()
 
     ts = frame["ts"].cast(pl.Datetime("us")).to_numpy()
     t1 = frame["t1"].cast(pl.Datetime("us")).to_numpy()
     clean = base_fits(frame)
-    assert len(clean) == config.base_model.n_folds  # blocks 1..n-1 out of fold, then the final model
+    # blocks 1..n-1 out of fold, then the final model; one fit per grid point each
+    assert len(clean[0]) == config.base_model.n_folds * len(config.base_model.grid())
     resolves_late = ~np.isnat(t1) & (t1 >= origin)
     assert base_fits(_poisoned(frame, resolves_late, ts >= origin)) == clean
     last_days = (ts >= origin - np.timedelta64(10, "D")) & (ts < origin)
-    assert base_fits(_poisoned(frame, last_days, last_days))[-1] != clean[-1]
+    assert base_fits(_poisoned(frame, last_days, last_days))[2] != clean[2]
 
 
 def test_seeds_are_averaged_and_each_fold_bundle_replays_its_test_p(

@@ -91,7 +91,24 @@ def test_two_seeds_two_variants_give_per_seed_rows_bundles_plots_and_stages(
         "max_train_rows": 600,
         "base_model_trees": 15,
         "base_model_blocks": 3,
+        "base_model_grid": {
+            "max_depth": [3],
+            "min_child_weight": [10.0, 100.0],
+            "subsample": [0.8],
+            "learning_rate": [0.05],
+        },
+        "base_model_early_stopping_rounds": 20,
+        "base_model_calibration": "platt",
     }
+    # the base model alone against the prior, pooled over the folds' test blocks (same rows as the models)
+    pooled_base = saved["base_model_vs_prior"]
+    assert pooled_base["n"] == report["pooled"]["v10"]["direction"]["n"]
+    diff = pooled_base["base_model_minus_prior_log_loss"]
+    assert diff["low"] <= diff["estimate"] <= diff["high"]
+    assert diff["estimate"] == pytest.approx(
+        pooled_base["base_model"]["log_loss"] - pooled_base["prior_log_loss"], abs=1e-9
+    )
+    assert "Base model alone minus class prior" in page and "base model settings" in page
     assert np.isfinite(saved["seconds"]["total"])
 
 

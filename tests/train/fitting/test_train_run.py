@@ -21,10 +21,12 @@ from schemas.versions import DEFAULT_VERSION
 from tests.cli_checks import assert_exit
 from tests.train.conftest import TINY, edited_bundle
 from train.app.cli import app
+from train.fitting.base_model import GRID_AXES
 from train.fitting.baselines import C_GRID
 from train.fitting.bundle import METADATA, BundleMismatch, load_entry_v10_bundle
 from train.fitting.config import load_run_config
 from train.fitting.hybrid import EMA_SPAN, EMA_WINDOW
+from train.fitting.run import summary_metrics
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[3]
@@ -176,10 +178,36 @@ def test_bundle_records_contract_version_hybrid_settings_and_both_seeds(bundles:
     assert meta.base_model_span and meta.base_model_span[1] < meta.split_ranges["val"][0]
 
 
+def test_bundle_records_and_applies_the_base_models_chosen_settings_and_calibration(
+    bundles: dict[str, Path], tmp_path: Path
+) -> None:
+    meta = read_bundle_metadata(bundles["ctx_a"])
+    config = load_run_config(TINY)
+    record = meta.base_model
+    assert {k: record.settings[k] for k in GRID_AXES} in config.base_model.grid()
+    assert 1 <= record.settings["trees"] <= config.base_model.n_estimators
+    assert record.calibration.method == "platt" and record.calibration.n == record.selection["held_out_rows"]
+    assert len(record.selection["grid"]) == len(config.base_model.grid())
+    assert record.selection["held_out_from"] < meta.split_ranges["val"][0]  # never the validation split
+    assert len(record.out_of_fold) == config.base_model.n_folds and record.out_of_fold[0] == {}
+    loaded = load_entry_v10_bundle(bundles["ctx_a"], variant="v10_ctx")
+    assert loaded.base_model.calibration.slope == record.calibration.slope  # the loader applies it
+    fit = meta.metrics["baseline_fit"]["base_model"]
+    assert fit["settings"] == record.settings
+    label = f"base model alone (depth {record.settings['max_depth']}, min child"
+    assert label in summary_metrics(meta.metrics)["test direction: base_model"]["predictor"]
+    # a schema-2 bundle (before the grid) loads as what it was: fixed settings, uncalibrated
+    data = json.loads((bundles["ctx_a"] / METADATA).read_text())
+    old = {k: v for k, v in data.items() if k != "base_model"} | {"schema_version": "entry_v10_bundle/2"}
+    upgraded = BundleMetadata.from_dict(old).base_model
+    assert upgraded.calibration.method == "none" and upgraded.out_of_fold == []
+    assert upgraded.settings["trees"] == config.base_model.n_estimators
+
+
 def test_the_run_seed_reaches_the_base_model(tmp_path: Path) -> None:
     config = load_run_config(TINY, {"seed": 11})
     assert config.seed == config.base_model.seed == 11
-    assert config.base_model.xgb_params()["seed"] == 11
+    assert config.base_model.xgb_params(config.base_model.grid()[0])["seed"] == 11
     own = tmp_path / "own.toml"
     own.write_text(TINY.read_text().replace("[base_model]\n", "[base_model]\nseed = 3\n"))
     with pytest.raises(ValueError, match=r"\[base_model\]: seed is not a base-model setting"):
@@ -209,7 +237,7 @@ def test_a_bundle_of_another_schema_version_must_be_retrained(
     bundles: dict[str, Path], tmp_path: Path, stored: str | None, who: str
 ) -> None:
     meta = json.loads((bundles["ctx_a"] / METADATA).read_text())
-    assert meta["schema_version"] == SCHEMA_VERSION == "entry_v10_bundle/2"
+    assert meta["schema_version"] == SCHEMA_VERSION == "entry_v10_bundle/3"
     bundle = edited_bundle(bundles["ctx_a"], tmp_path, schema_version=stored)
     with pytest.raises(BundleMismatch) as refused:
         load_entry_v10_bundle(bundle, variant="v10_ctx", mode="replay")

@@ -107,6 +107,15 @@ def test_a_bundle_from_before_v2_loads_with_what_it_recorded(world) -> None:
     loaded = load_entry_v10_bundle(OLD_BUNDLE, variant="v10_ctx")
     assert loaded.status == "ok" and loaded.contract is CONTRACT_V1
     assert loaded.model.context_cont_encoder.norm is not None  # the seed's encoder it was trained with
+    # its base model ran uncalibrated with fixed settings, and still does
+    assert meta.base_model.calibration.method == loaded.base_model.calibration.method == "none"
+    assert meta.base_model.settings == {
+        "max_depth": 3,
+        "min_child_weight": 3,
+        "subsample": 0.8,
+        "learning_rate": 0.05,
+        "trees": 15,
+    }
 
 
 def test_a_bundle_from_before_v2_replays_as_its_own_trainer_did(world) -> None:
