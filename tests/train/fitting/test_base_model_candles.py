@@ -10,8 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from featurestore.snapshots import open_snapshot
-from featurestore.store import Store
+from featurestore.store.handle import Store
+from featurestore.store.snapshots import open_snapshot
 from tests.train.conftest import TINY
 from train.fitting import prepare as prepare_module
 from train.fitting.base_model import predict
