@@ -6,7 +6,7 @@ a column no lookback in reach makes equal "depends on all history" (running stat
 Usage::
 
     audit = audit_lookback(sample, base, contract, seed=7)
-    [f.line() for f in audit.findings]    # "user_features.vol_48: declared 10, needs 48 earlier bars"
+    [f.line() for f in audit.findings]    # "snap_features.vol_48: declared 10, needs 48 earlier bars"
 """
 
 from __future__ import annotations
