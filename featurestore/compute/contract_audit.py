@@ -26,6 +26,7 @@ from featurestore.compute.pipeline import run_pipeline
 from featurestore.compute.sql_registry import load_sql_version
 from featurestore.errors import ContractError
 from featurestore.store.ddl import SQL_TYPES
+from schemas.columns import Column, Table
 from schemas.contract import Contract
 
 # Different slice starts sum window frames in a different order: equal means within this (far below any
@@ -92,6 +93,11 @@ def decision_tables(contract: Contract, tables: Sequence[str] | None = None) -> 
 
 def label_tables(contract: Contract, tables: Sequence[str] | None = None) -> list[str]:
     return [t.name for t in contract.tables if t.by_role("label") and (tables is None or t.name in tables)]
+
+
+def audited_columns(table: Table, columns: Sequence[str] | None = None) -> list[Column]:
+    """The non-key columns of `table` an audit looks at: all, or those named in `columns`."""
+    return [c for c in table.columns if c.role != "key" and (columns is None or c.name in columns)]
 
 
 def audit_declaration(sample: pa.Table, contract: Contract) -> Audit:
@@ -262,6 +268,7 @@ def audit_leakage(
     seed: int,
     *,
     tables: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
     threads: int | None = None,
 ) -> Audit:
     """At each cut bar T rebuild (a) with every bar after T deleted and (b) with them replaced by a random
@@ -282,7 +289,7 @@ def audit_leakage(
             run = run_pipeline(candles, start, end, contract=contract, tables=wanted, threads=threads)
             for name in wanted:
                 upto = label_limit if name in label_tables(contract) else limit
-                cols = [c.name for c in contract.table(name).columns if c.role != "key"]
+                cols = [c.name for c in audited_columns(contract.table(name), columns)]
                 for f in compare_tables(
                     rows_upto(base[name], upto), rows_upto(run[name], upto), name, cols, exact=True
                 ):
@@ -314,6 +321,7 @@ def audit_range_independence(
     seed: int,
     *,
     tables: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
     threads: int | None = None,
 ) -> Audit:
     """A month (seeded; shorter where the sample is) computed alone, from a slice with exactly the warmup
@@ -334,7 +342,7 @@ def audit_range_independence(
         whole = base[name].filter(
             pc.and_(pc.greater_equal(base[name].column("ts"), lo), pc.less(base[name].column("ts"), hi))
         )
-        cols = [c.name for c in contract.table(name).columns if c.role != "key"]
+        cols = [c.name for c in audited_columns(contract.table(name), columns)]
         findings += compare_tables(whole, part[name], name, cols, exact=False)
     return Audit(
         "range independence",

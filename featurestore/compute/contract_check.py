@@ -118,12 +118,15 @@ def audit_contract(
     cuts: int = 5,
     seed: int = 7,
     tables: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
     threads: int | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> ContractAudit:
     """Run the five audits on `sample` (one symbol's bars, pipeline slice columns, ordered by ts).
 
     `tables`: audit only these output tables (plus eligibility, which marks warmup); default all.
+    `columns`: audit only these non-key columns of those tables (the declaration audit still covers the
+    whole version); default all. `check_contract` (and so `fs contract check`) audits everything.
     """
     started = time.perf_counter()
     stage = on_stage or (lambda _name: None)
@@ -146,15 +149,20 @@ def audit_contract(
                 pick_cuts(sample, contract, cuts, seed),
                 seed,
                 tables=tables,
+                columns=columns,
                 threads=threads,
             )
         )
         stage("lookback sufficiency")
-        audits.append(audit_lookback(sample, base, contract, seed, tables=tables))
+        audits.append(audit_lookback(sample, base, contract, seed, tables=tables, columns=columns))
         stage("range independence")
-        audits.append(audit_range_independence(sample, base, contract, seed, tables=tables, threads=threads))
+        audits.append(
+            audit_range_independence(
+                sample, base, contract, seed, tables=tables, columns=columns, threads=threads
+            )
+        )
         stage("feature health")
-        audits.append(audit_health(base, contract, tables=wanted))
+        audits.append(audit_health(base, contract, tables=wanted, columns=columns))
     else:
         for name in ("leakage", "lookback sufficiency", "range independence", "feature health"):
             audits.append(

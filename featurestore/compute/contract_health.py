@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurestore.compute.contract_audit import Audit, Finding
+from featurestore.compute.contract_audit import Audit, Finding, audited_columns
 from schemas.columns import Column
 from schemas.contract import Contract
 
@@ -23,7 +23,11 @@ MAX_ABS_CORR = 0.99
 
 
 def audit_health(
-    base: dict[str, pa.Table], contract: Contract, *, tables: Sequence[str] | None = None
+    base: dict[str, pa.Table],
+    contract: Contract,
+    *,
+    tables: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> Audit:
     """`base`: the tables of the whole sample, row i of each at slice position i (rows before
     `warmup_bars` are warmup)."""
@@ -36,9 +40,7 @@ def audit_health(
             continue
         data = base[table.name].slice(warm)
         rows = max(rows, data.num_rows)
-        for col in table.columns:
-            if col.role == "key":
-                continue
+        for col in audited_columns(table, columns):
             values = data.column(col.name)
             findings += _nulls(table.name, col, values) + _range(table.name, col, values)
             if col.role in ("feature", "categorical"):

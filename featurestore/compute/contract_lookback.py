@@ -6,7 +6,7 @@ a column no lookback in reach makes equal "depends on all history" (running stat
 Usage::
 
     audit = audit_lookback(sample, base, contract, seed=7)
-    [f.line() for f in audit.findings]    # "user_features.vol_48: declared 10, needs 48 earlier bars"
+    [f.line() for f in audit.findings]    # "snap_features.vol_48: declared 10, needs 48 earlier bars"
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from featurestore.compute.contract_audit import ATOL, RTOL, Audit, Finding
+from featurestore.compute.contract_audit import ATOL, RTOL, Audit, Finding, audited_columns
 from featurestore.compute.pipeline import run_pipeline
 from schemas.columns import Column
 from schemas.contract import Contract
@@ -35,13 +35,14 @@ def audit_lookback(
     seed: int,
     *,
     tables: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> Audit:
     """See the module docstring. `base`: the tables of the whole sample (row i of the sample is row i of
     each table), the long-history reference."""
     groups: dict[int, list[tuple[str, Column]]] = {}
     for t in contract.tables:
         if tables is None or t.name in tables:
-            for col in t.by_role(*INPUT_ROLES):
+            for col in (c for c in audited_columns(t, columns) if c.role in INPUT_ROLES):
                 groups.setdefault(col.lookback, []).append((t.name, col))
     longest = contract.warmup_bars
     limit = SEARCH_FACTOR * longest

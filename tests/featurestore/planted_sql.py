@@ -1,26 +1,27 @@
 """Contract versions with a planted SQL file, for the sandbox and SQL-error tests.
 
-The one place that knows how a temporary contract version is made: today a copy of a built-in version's
-SQL folder in a temporary directory, registered in place of that version (so `--contract v2` and the
-library both pick it up for the test). When contract versions become folders users own, only this module
-changes.
+The one place that knows how such a version is made: a user version `NAME` copied from a built-in one with
+`new_version` into the feature repository `root/contracts`, one file edited, loaded through the normal
+resolution; FS_CONTRACTS points at that repository until the test ends, so `--contract planted` and the
+library both find it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from featurestore.compute.contract_repo import new_version
 from featurestore.compute.sql_registry import parse_sql_file
-from schemas.contract import SQL_ROOT, Contract
-from schemas.versions import CONTRACTS, DEFAULT_VERSION
+from schemas.contract import Contract
+from schemas.versions import CONTRACTS_ENV, DEFAULT_VERSION, contract_for
 
 SNAP_FILE = "30_snap_features.sql"
+NAME = "planted"  # the planted user version
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,12 +49,12 @@ def plant(
     version: str = DEFAULT_VERSION,
     header: Callable[[str], str] | None = None,
 ) -> Planted:
-    """A copy of `version` under `root` whose `file` is changed: `edit` maps the file's body to a new one,
-    or a string replaces the body; `header` likewise maps its header. The copy is registered as `version`
-    until the test ends."""
-    sql_root = root / "contract_sql"
-    shutil.copytree(SQL_ROOT / version, sql_root / version)
-    path = sql_root / version / file
+    """User version `NAME`, a copy of `version` in `root/contracts`, whose `file` is changed: `edit` maps
+    the file's body to a new one, or a string replaces the body; `header` likewise maps its header. The
+    repository is $FS_CONTRACTS until the test ends."""
+    repo = root / "contracts"
+    monkeypatch.setenv(CONTRACTS_ENV, str(repo))
+    path = new_version(NAME, version, contracts_dir=repo) / file
     text = path.read_text(encoding="utf-8")
     body = parse_sql_file(path).body
     head = text[: text.index(body.strip())]
@@ -61,8 +62,7 @@ def plant(
     new_head = head if header is None else header(head)
     assert (new_head, new_body) != (head, body), "the planted edit changed nothing"
     path.write_text(new_head + new_body, encoding="utf-8")
-    contract = dataclasses.replace(CONTRACTS[version], sql_root=sql_root)
-    monkeypatch.setitem(CONTRACTS, version, contract)
+    contract = contract_for(NAME, repo)
     return Planted(contract, path)
 
 

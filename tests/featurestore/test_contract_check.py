@@ -23,7 +23,7 @@ from featurestore.store.checks import checks_of
 from featurestore.store.handle import Store
 from featurestore.store.status import store_status
 from tests.cli_checks import assert_exit
-from tests.featurestore.planted_contracts import feature, user_version, write_user_sql
+from tests.featurestore.planted_contracts import contracts_dir, feature, user_version, write_user_sql
 from tests.html_checks import assert_self_contained_report
 
 START, END = date(2025, 2, 3), date(2025, 2, 14)
@@ -91,12 +91,12 @@ def test_a_failing_check_is_recorded_and_does_not_unlock_validate(store: Store, 
     materialize(store, MaterializeConfig("XAUUSD", START, END), contract=contract)
     result = check_contract(store, contract, CheckConfig("XAUUSD", cuts=2))
     assert not result.passed
-    assert "user_features.next_r1" in {
+    assert "snap_features.next_r1" in {
         f"{f.table}.{f.column}" for a in result.audit.audits for f in a.findings
     }
     assert [r.passed for r in checks_of_store(store)] == [False]
     html = assert_self_contained_report(result.report_paths[1], "contract u_lead: failed", min_images=0)
-    assert "user_features" in html and "next_r1" in html and "How to fix" in html
+    assert "snap_features" in html and "next_r1" in html and "How to fix" in html
     with pytest.raises(ContractNotChecked, match="failed"):
         validate(store, ValidateConfig("XAUUSD", START, END, data_docs=False), contract=contract)
 
@@ -119,6 +119,25 @@ def test_cli_check_passes_v2_records_it_and_status_shows_it(store: Store) -> Non
     assert states == {"v1": ("XAUUSD", "built-in"), "v2": ("XAUUSD", "passed")}
     shown = runner.invoke(app, ["status", "--store", str(store.root)])
     assert_exit(shown, 0, "contract checks", "passed", "built-in")
+
+
+def test_cli_check_of_a_user_version_in_its_feature_repository(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FS_CONTRACTS", raising=False)  # restored after the test (--contracts sets it)
+    user_version(tmp_path, "u_cli", SMA, [feature("dist_bps", 19)])
+    repo = contracts_dir(tmp_path)
+    base = ["contract", "check", "u_cli", "--cuts", "1", "--store", str(store.root)]
+    assert_exit(runner.invoke(app, base), 1, "unknown contract version 'u_cli'")  # not in ./contracts
+    result = runner.invoke(app, [*base, "--contracts", str(repo), "--json"])
+    assert_exit(result, 0)
+    body = json.loads(result.output)
+    assert (body["contract"], body["passed"]) == ("u_cli", True)
+    assert str(repo / "u_cli") in body["result"]["audits"][0]["checked"]  # the folder's SQL was audited
+    (record,) = checks_of_store(store)
+    assert (record.contract, record.passed) == ("u_cli", True)
+    states = {c["contract"]: c["state"] for c in store_status(store)["contract_checks"]}
+    assert states["u_cli"] == "passed"
 
 
 def test_cli_check_json_and_the_exit_codes(store: Store) -> None:

@@ -1,6 +1,6 @@
 """`fs contract diff A B [--data]`: the definition diff of v1 -> v2 is exactly what docs/contract_v2.md
-lists, with what it forces; a user version's new table forces only itself; `--data` counts the differing
-stored values column by column (on synthetic candles, and on the real year: slow)."""
+lists, with what it forces; a user version's new snapshot column forces only its table; `--data` counts
+the differing stored values column by column (on synthetic candles, and on the real year: slow)."""
 
 from __future__ import annotations
 
@@ -53,12 +53,21 @@ def test_v1_to_v2_is_exactly_what_the_v2_page_lists() -> None:
     assert forces["model_inputs"].startswith("unchanged")
 
 
-def test_a_user_table_forces_only_itself(tmp_path: Path) -> None:
+def test_a_user_column_forces_only_its_table(tmp_path: Path) -> None:
     user = user_version(tmp_path, "u1", "r1 AS ret_bps", [feature("ret_bps", 1)])
     d = diff_definitions(CONTRACT_V2, user)
-    assert d["tables"]["added"] == ["user_features"]
-    assert d["sql_files"]["added"] == ["35_user_features.sql"] and d["sql_files"]["changed"] == {}
-    assert d["forces"]["rematerialize"] == {"user_features": "new table; 35_user_features.sql changed"}
+    assert d["tables"] == {
+        "added": [],
+        "removed": [],
+        "columns": {"snap_features": {"added": ["ret_bps"], "removed": [], "changed": {}}},
+    }
+    assert d["sql_files"]["added"] == [] and sorted(d["sql_files"]["changed"]) == ["30_snap_features.sql"]
+    assert "u.* EXCLUDE (symbol, ts)" in d["sql_files"]["changed"]["30_snap_features.sql"]
+    assert d["parameters"] == {"added": {}, "removed": {}, "changed": {}}
+    assert d["forces"]["rematerialize"] == {
+        "snap_features": "declaration changed; 30_snap_features.sql changed"
+    }
+    assert d["forces"]["warmup_changes"] is False
     assert d["forces"]["model_inputs_change"] is True  # a new input: v2's bundles cannot serve u1
 
 

@@ -263,6 +263,8 @@ def test_a_user_version_materializes_validates_and_goes_stale_when_edited(
     with duckdb.connect(str(store.db_path), read_only=True) as con:
         values = con.execute("SELECT count(move_24_atr), count(*) FROM x_snap_features").fetchone()
     assert 0 < values[0] <= values[1]
+    checked = runner.invoke(app, ["contract", "check", "x", "--cuts", "1", "--store", str(store.root)])
+    assert checked.exit_code == 0, checked.output  # validate seals a user version only after its check
     snap = validate(store, ValidateConfig("XAUUSD", START, END, data_docs=False), contract=contract)
     assert snap.snapshot_id
     status = json.loads(runner.invoke(app, ["status", "--store", str(store.root), "--json"]).output)

@@ -22,7 +22,7 @@ from featurestore.errors import ContractSqlError
 from featurestore.store.handle import DB_FILE
 from tests.cli_checks import assert_exit
 from tests.conftest import SYNTH_END, SYNTH_START
-from tests.featurestore.planted_sql import SNAP_FILE, files_under, plant, store_state
+from tests.featurestore.planted_sql import NAME, SNAP_FILE, files_under, plant, store_state
 
 runner = CliRunner()
 RANGE = "2025-02-03..2025-02-14"
@@ -57,8 +57,10 @@ def materialize_refused(world: Path, *expected: str) -> str:
     """`fs materialize` exits 13 with one `Error:` line, and nothing under `world` changed."""
     store = world / "store"
     tables, files = store_state(store / DB_FILE), files_under(world)
-    result = runner.invoke(app, ["materialize", "--date-range", RANGE, "--store", str(store)])
-    assert_exit(result, CONTRACT_SQL_EXIT, "Error: contract v2: ", *expected)
+    args = ["materialize", "--contract", NAME, "--contracts", str(world / "contracts")]
+    args += ["--date-range", RANGE, "--store", str(store)]
+    result = runner.invoke(app, args)
+    assert_exit(result, CONTRACT_SQL_EXIT, f"Error: contract {NAME}: ", *expected)
     error = result.output[result.output.index("Error:") :].strip()
     assert "\n" not in error and "Traceback" not in result.output, result.output
     assert store_state(store / DB_FILE) == tables and files_under(world) == files
@@ -146,7 +148,7 @@ def test_a_parse_error_names_the_file_line_and_column(world: Path, monkeypatch: 
     planted = plant(world, monkeypatch, lambda body: body.replace("ret_2_bps,", "ret_2_bps,,"))
     line, column = planted.line_of("ret_2_bps,,"), planted.column_of(",,") + 1
     error = materialize_refused(world, 'Parser Error: syntax error at or near ","')
-    assert error.startswith(f"Error: contract v2: {planted.path}, line {line}, column {column}: "), error
+    assert error.startswith(f"Error: contract {NAME}: {planted.path}, line {line}, column {column}: "), error
 
 
 def test_an_unknown_function_names_the_file_line_and_column(
@@ -157,12 +159,21 @@ def test_an_unknown_function_names_the_file_line_and_column(
     line, column = planted.line_of("nosuch_fn"), planted.column_of("nosuch_fn")
     assert "{{gap_cooldown_minutes}}" in planted.path.read_text().splitlines()[line - 1]
     error = materialize_refused(world, "Catalog Error: Scalar Function with name nosuch_fn does not exist!")
-    assert error.startswith(f"Error: contract v2: {planted.path}, line {line}, column {column}: "), error
+    assert error.startswith(f"Error: contract {NAME}: {planted.path}, line {line}, column {column}: "), error
 
 
 def test_debug_shows_the_traceback(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plant(world, monkeypatch, "DROP TABLE candles_slice\n")
-    args = ["materialize", "--date-range", RANGE, "--store", str(world / "store"), "--debug"]
+    args = [
+        "materialize",
+        "--contract",
+        NAME,
+        "--date-range",
+        RANGE,
+        "--store",
+        str(world / "store"),
+        "--debug",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and isinstance(result.exception, ContractSqlError)
 

@@ -1,8 +1,8 @@
 """The README's path for a new feature, end to end on synthetic candles, as a user runs it:
-`fs contract new x --from v2`, one snapshot feature added in two files, materialize, validate, train one
-epoch, replay batch and online. A version that removes a feature trains a narrower model the same way.
-The bundle carries the definition it was built from: with the user's folder deleted it still replays and
-serves; with the folder edited, replay mode refuses and live mode warns."""
+`fs contract new x --from v2`, one snapshot feature added in two files, materialize, `fs contract check`,
+validate, train one epoch, replay batch and online. A version that removes a feature trains a narrower model
+the same way. The bundle carries the definition it was built from: with the user's folder deleted it still
+replays and serves; with the folder edited, replay mode refuses and live mode warns."""
 
 from __future__ import annotations
 
@@ -106,6 +106,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         _ok(fs_app, ["contract", "new", name, "--from", "v2"])
         edit(repo / name)
         _ok(fs_app, ["materialize", "--contract", name, "--date-range", RANGE, "--store", str(store)])
+        _ok(fs_app, ["contract", "check", name, "--cuts", "1", "--store", str(store)])  # validate needs it
         validated = json.loads(
             _ok(
                 fs_app,
