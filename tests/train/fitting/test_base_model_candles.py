@@ -16,7 +16,7 @@ from tests.train.conftest import TINY
 from train.fitting import prepare as prepare_module
 from train.fitting.base_model import predict
 from train.fitting.config import load_run_config
-from train.fitting.dataset import SNAP_FEATURES, snapshot_frame
+from train.fitting.dataset import snapshot_frame
 from train.fitting.intervals import paired_log_loss_interval
 from train.fitting.prepare import Prepared, prepare
 
@@ -42,8 +42,9 @@ def _test_split(prepared: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     """(y, base model p, ts) of the test samples, and the training samples' positive rate (the prior)."""
     rows = prepared.idx["test"].numpy()
     y = prepared.frame["y_direction"].cast(pl.Float64).to_numpy()
-    raw = prepared.frame.select(SNAP_FEATURES).to_numpy().astype(np.float64)
-    p = predict(prepared.base_model, raw[rows], feature_names=SNAP_FEATURES)
+    names = list(prepared.inputs.snap_features)
+    raw = prepared.frame.select(names).to_numpy().astype(np.float64)
+    p = predict(prepared.base_model, raw[rows], feature_names=names)
     ts = prepared.frame["ts"].cast(pl.Datetime("us")).to_numpy()[rows]
     return y[rows], p, ts, float(y[prepared.idx["train"].numpy()].mean())
 
