@@ -41,7 +41,6 @@ from train.evaluation.folds import Fold, rolling_folds
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
 from train.fitting.base_model import predict as base_predict
 from train.fitting.config import RunConfig
-from train.fitting.dataset import SNAP_FEATURES
 from train.fitting.fit import fit
 from train.fitting.metrics import evaluate_predictions, predict
 from train.fitting.prepare import Prepared, prepare
@@ -203,7 +202,8 @@ def evaluate_fold(
     rows = TradeRows.from_arrays(ts[test_rows], t1[test_rows], mean["direction"], realized[test_rows])
     trades = trade_table(rows, trade_config or TradeConfig(seed=cfg.seed), reference_p=val_p)
     train_rows = first.idx["train"].numpy()
-    raw = frame.select(SNAP_FEATURES).to_numpy().astype(np.float64)
+    snap_names = list(first.inputs.snap_features)  # the snapshot contract's inputs, in declared order
+    raw = frame.select(snap_names).to_numpy().astype(np.float64)
     return FoldResult(
         fold=fold,
         variant=cfg.variant,
@@ -218,7 +218,7 @@ def evaluate_fold(
         train_last_t1=str(t1[train_rows].max()) if len(train_rows) else "",
         train_samples=len(train_rows),
         seeds=tuple(runs),
-        test_base_p=base_predict(first.base_model, raw[test_rows], feature_names=SNAP_FEATURES),
+        test_base_p=base_predict(first.base_model, raw[test_rows], feature_names=snap_names),
         prior=float(scored["baseline_fit"]["prior"]["positive_rate"]["direction"]),
     )
 
