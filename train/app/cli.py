@@ -30,6 +30,7 @@ from featurestore.console import (
     store_at,
 )
 from featurestore.errors import InputError
+from train.app.grid_options import SchedulerOpt, ShipSnapshotOpt, ThreadsPerWorkerOpt, WorkersOpt, grid_engine
 
 if TYPE_CHECKING:
     from featurestore.api import Store
@@ -238,14 +239,18 @@ def evaluate(
             "--quick", help="A few minutes: 2 folds, 1 epoch, 3000 training rows, 50-tree base model."
         ),
     ] = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    threads_per_worker: ThreadsPerWorkerOpt = None,
+    ship_snapshot: ShipSnapshotOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Walk-forward evaluation: retrain every variant per fold; metrics vs baselines and the trade table."""
     with cli_errors(debug):
-        from featurestore.report import key_value_table
         from train.app.evaluate_progress import EvaluateProgress
+        from train.app.evaluate_view import print_evaluate_summary
         from train.evaluation.walkforward import (
             QUICK_FOLDS,
             EvaluateConfig,
@@ -260,36 +265,14 @@ def evaluate(
             variants=tuple(v.strip() for v in variants.split(",")),
             seeds=seeds,
         )
+        grid = {"engine": grid_engine(workers, scheduler, threads_per_worker, ship_snapshot)}
         if as_json:  # stdout is the JSON, stderr stays quiet
-            report = evaluate_snapshot(store_at(store), snapshot, run_config, evaluate_config)
-            _emit_json(report)
+            _emit_json(evaluate_snapshot(store_at(store), snapshot, run_config, evaluate_config, **grid))
             return
         with EvaluateProgress(err) as progress:
-            report = evaluate_snapshot(
-                store_at(store),
-                snapshot,
-                run_config,
-                evaluate_config,
-                on_stage=progress.stage,
-                on_step=progress.step,
-            )
-        rows = {}
-        for variant, pooled in report["pooled"].items():
-            i = pooled["intervals"]["direction"]
-            rows[f"{variant} pooled direction"] = (
-                f"AUC {i['auc']['estimate']:.4f} [{i['auc']['low']:.4f}, {i['auc']['high']:.4f}]  "
-                f"log loss {i['log_loss']['estimate']:.4f} [{i['log_loss']['low']:.4f}, "
-                f"{i['log_loss']['high']:.4f}]  n {i['log_loss']['n']}"
-            )
-        if report["paired_log_loss"]:
-            p = report["paired_log_loss"]["pooled"]["interval"]
-            rows["v10_ctx - v10 log loss"] = f"{p['estimate']:+.4f} [{p['low']:+.4f}, {p['high']:+.4f}]"
-        rows["seconds"] = f"{report['seconds']['total']:.0f}"
-        title = "Walk-forward evaluation (long only; realized_bps after spread cost)"
-        out.print(key_value_table(title, rows))
-        out.print(f"Report (opens offline): {report['report_html']}", highlight=False, soft_wrap=True)
-        bundles = f"{report['report_dir']}/bundles"
-        out.print(f"Fold bundles (train replay --bundle ...): {bundles}", highlight=False, soft_wrap=True)
+            grid |= {"on_stage": progress.stage, "on_step": progress.step}
+            report = evaluate_snapshot(store_at(store), snapshot, run_config, evaluate_config, **grid)
+        print_evaluate_summary(out, report)
 
 
 @app.command("verify-fullyear")
