@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from featurestore.api import Snapshot, Store, open_snapshot
 from featurestore.errors import FeatureStoreError
 from train.evaluation.evaluate import (
@@ -226,5 +228,9 @@ def _run_here(specs: list[FitSpec], on_stage: StageCallback | None, on_step: Ste
             uses[key] -= 1
             if uses[key] == 0:
                 del prepared[key]
-    engine = {"kind": "this process", "threads": "torch's default; the base model's n_jobs"}
+    jobs = sorted({spec.config.base_model.n_jobs for spec in specs})
+    engine = {
+        "kind": "this process",
+        "threads": f"torch {torch.get_num_threads()} threads, XGBoost n_jobs {jobs}",
+    }
     return GridRun(results, seconds, engine, time.perf_counter() - started)

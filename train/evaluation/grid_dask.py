@@ -19,6 +19,7 @@ Decisions (docs/grid.md):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import logging
 import os
@@ -207,122 +208,124 @@ def run_on_dask(specs: list[FitSpec], engine: GridEngine, on_stage: StageCallbac
         threads = _threads_by_worker(client)
         described = engine.threads_per_worker or sorted(set(threads.values()))
         data = "shipped to the workers" if engine.ship_snapshot else "read at the store's path"
-        where |= {"threads_per_worker": described, "data": data}
-        where["workers"] = len(threads)
+        where |= {"threads_per_worker": described, "data": data, "workers": len(threads)}
         graph = _submit(client, specs, engine, threads)
-        try:
-            outputs = _follow(client, graph, on_stage, started)
-        finally:
-            client.cancel(graph.all_futures(), force=True)
+        outputs = _follow(client, graph, on_stage, started)
     results = []
     for i, spec in enumerate(specs):
-        results.append(_with_bundles(spec, graph.result(i, outputs), [outputs[f.key] for f in graph.fits[i]]))
-    seconds = {label: o.prepare_seconds for label, o in graph.prepare_of(outputs).items()}
-    seconds |= {graph.labels[f.key]: outputs[f.key].seconds for fits in graph.fits for f in fits}
+        fits = [outputs[key] for key in graph.fits[i]]
+        results.append(_with_bundles(spec, outputs[graph.combines[i]], fits))
+    seconds = {graph.labels[key]: outputs[fit].prepare_seconds for key, fit in graph.first_fit.items()}
+    seconds |= {graph.labels[key]: outputs[key].seconds for keys in graph.fits for key in keys}
     return GridRun(results, seconds, where, time.perf_counter() - started)
 
 
 @dataclass
 class _Graph:
+    """The submitted tasks by key. Only ``futures`` holds them, and only until :func:`_follow` takes them,
+    so a preparation is released on its worker once its fits and combination are done."""
+
+    futures: list[Future]
     labels: dict[str, str]  # task key -> progress label
-    counted: list[Future]  # preparations and fits (the steps the progress counts)
-    fits: list[list[Future]]  # per spec
-    combines: list[Future]
-    prepare_labels: dict[str, str]  # fit key -> its preparation's label
-
-    def all_futures(self) -> list[Future]:
-        return [*self.counted, *self.combines]
-
-    def result(self, i: int, outputs: dict[str, Any]) -> FoldResult:
-        return outputs[self.combines[i].key]
-
-    def prepare_of(self, outputs: dict[str, Any]) -> dict[str, FitOutput]:
-        return {self.prepare_labels[key]: outputs[key] for key in self.prepare_labels}
+    counted: set[str]  # preparations and fits (the steps the progress counts)
+    fits: list[list[str]]  # per spec
+    combines: list[str]  # per spec
+    first_fit: dict[str, str]  # preparation key -> the key of one fit that used it (carries its seconds)
 
 
 def _submit(client: Client, specs: list[FitSpec], engine: GridEngine, threads: dict[str, int]) -> _Graph:
     fixed = engine.threads_per_worker
     shipped: dict[tuple[str, str], Any] = {}
     prepared: dict[str, Future] = {}
-    graph = _Graph({}, [], [], [], {})
+    graph = _Graph([], {}, set(), [], [], {})
     run_id = uuid.uuid4().hex[:8]
+
+    def add(future: Future, label: str, counted: bool) -> str:
+        graph.futures.append(future)
+        graph.labels[future.key] = label
+        if counted:
+            graph.counted.add(future.key)
+        return future.key
+
     for i, spec in enumerate(specs):
         source = SnapshotSource(str(Path(spec.store_root).resolve()), spec.snapshot_id)
-        key = (source.store_root, source.snapshot_id)
-        if engine.ship_snapshot and key not in shipped:
+        where = (source.store_root, source.snapshot_id)
+        if engine.ship_snapshot and where not in shipped:
             folder = Store.at(spec.store_root).snapshots_dir / spec.snapshot_id
             files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
-            shipped[key] = client.scatter([files], broadcast=True, hash=False)[0]
-        data = shipped.get(key)
+            shipped[where] = client.scatter([files], broadcast=True, hash=False)[0]
+        data = shipped.get(where)
         fits = []
         for seed in spec.seeds:
             prep_key = spec.prepare_key(seed)
-            if prep_key not in prepared:
+            new = prep_key not in prepared
+            if new:
                 name = f"prepare-{run_id}-{len(prepared)}"
                 prepared[prep_key] = client.submit(
                     prepare_task, source, data, spec, seed, threads, fixed, key=name, pure=False
                 )
-                graph.labels[name] = spec.prepare_label(seed)
-                graph.counted.append(prepared[prep_key])
-            name = f"fit-{run_id}-{i}-{seed}"
+                add(prepared[prep_key], spec.prepare_label(seed), True)
             fit = client.submit(
-                fit_task, source, data, prepared[prep_key], spec, seed, threads, fixed, key=name, pure=False
+                fit_task,
+                source,
+                data,
+                prepared[prep_key],
+                spec,
+                seed,
+                threads,
+                fixed,
+                key=f"fit-{run_id}-{i}-{seed}",
+                pure=False,
             )
-            graph.labels[name] = spec.fit_label(seed)
-            graph.prepare_labels.setdefault(name, spec.prepare_label(seed))
-            graph.counted.append(fit)
             fits.append(fit)
-        graph.fits.append(fits)
-        name = f"combine-{run_id}-{i}"
+            key = add(fit, spec.fit_label(seed), True)
+            if new:
+                graph.first_fit[prepared[prep_key].key] = key
+        graph.fits.append([f.key for f in fits])
         first = prepared[spec.prepare_key(spec.seeds[0])]
-        graph.combines.append(client.submit(combine_task, first, spec, fits, key=name, pure=False))
-        graph.labels[name] = spec.combine_label()
-    _dedupe_prepare_labels(graph)
+        combine = client.submit(combine_task, first, spec, fits, key=f"combine-{run_id}-{i}", pure=False)
+        graph.combines.append(add(combine, spec.combine_label(), False))
     return graph
 
 
-def _dedupe_prepare_labels(graph: _Graph) -> None:
-    """Keep one fit per preparation label, so each preparation's seconds are counted once."""
-    seen: set[str] = set()
-    for key in list(graph.prepare_labels):
-        label = graph.prepare_labels[key]
-        if label in seen:
-            del graph.prepare_labels[key]
-        seen.add(label)
-
-
 def _follow(client: Client, graph: _Graph, on_stage: StageCallback | None, started: float) -> dict[str, Any]:
-    """Wait for every task, reporting done / running / failed; the first failure cancels the rest."""
-    pending = set(graph.all_futures())
-    counted = {f.key for f in graph.counted}
-    total = len(counted)
+    """Wait for every task, reporting done / running / failed; the first failure, or Ctrl-C, cancels the
+    rest. Returns the results of the fits and combinations (a preparation never comes to this process)."""
+    pending = set(graph.futures)
+    graph.futures.clear()
+    total = len(graph.counted)
     outputs: dict[str, Any] = {}
     done, shown = 0, None
-    while pending:
-        try:
-            finished, _ = wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            finished = set()
-        event = None
-        for future in finished:
-            pending.discard(future)
-            label = graph.labels[future.key]
-            if future.status != "finished":
-                cause = future.exception() if future.status == "error" else RuntimeError(future.status)
-                client.cancel(list(pending), force=True)
-                if on_stage is not None:
-                    on_stage(Stage(done, total, f"failed: {label}", (), 1, True))
-                raise GridTaskFailed(label, cause) from cause
-            outputs[future.key] = future.result()
-            if future.key in counted:
-                done += 1
-                event = f"finished {label}"
-        running = _running(client, graph.labels)
-        if on_stage is not None and (event or running != shown):
-            began = sorted(set(running) - set(shown or ()))
-            text = event or (f"started {began[0]}" if began else "waiting")
-            on_stage(Stage(done, total, text, running, 0, True))
-        shown = running
+    try:
+        while pending:
+            try:
+                finished, _ = wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                finished = set()
+            event = None
+            for future in sorted(finished, key=lambda f: not f.key.startswith("prepare-")):
+                pending.discard(future)  # a preparation first: its failure fails its fits too
+                label = graph.labels[future.key]
+                if future.status != "finished":
+                    cause = future.exception() if future.status == "error" else RuntimeError(future.status)
+                    if on_stage is not None:
+                        on_stage(Stage(done, total, f"failed: {label}", (), 1, True))
+                    raise GridTaskFailed(label, cause) from cause
+                if not future.key.startswith("prepare-"):
+                    outputs[future.key] = future.result()
+                if future.key in graph.counted:
+                    done += 1
+                    event = f"finished {label}"
+            running = _running(client, graph.labels)
+            if on_stage is not None and (event or running != shown):
+                began = sorted(set(running) - set(shown or ()))
+                text = event or (f"started {began[0]}" if began else "waiting")
+                on_stage(Stage(done, total, text, running, 0, True))
+            shown = running
+    except BaseException:
+        with contextlib.suppress(Exception):  # the cluster may be closing already (Ctrl-C)
+            client.cancel(list(pending), force=True)
+        raise
     logger.debug("grid of %d steps finished in %.1f s", total, time.perf_counter() - started)
     return outputs
 

@@ -95,8 +95,10 @@ def test_the_same_numbers_without_dask_on_one_and_on_two_workers(
     for run in (*two.results[0].seeds, *two.results[1].seeds):
         path = Path(run.bundle or "")
         assert path.parent == tmp_path / "two" and (path / "metadata.json").is_file()
-        here_files = sorted(p.relative_to(path) for p in path.rglob("*"))
-        assert here_files == sorted(p.relative_to(path) for p in (tmp_path / "here" / path.name).rglob("*"))
+        here = tmp_path / "here" / path.name
+        assert sorted(p.relative_to(path) for p in path.rglob("*")) == sorted(
+            p.relative_to(here) for p in here.rglob("*")
+        )
 
     # progress: parallel stages counting 2 preparations + 4 fits, ending with all done
     assert stages and all(s.parallel and s.total == 6 and s.failed == 0 for s in stages)
