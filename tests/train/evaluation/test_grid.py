@@ -95,9 +95,9 @@ def test_the_same_numbers_without_dask_on_one_and_on_two_workers(
     for run in (*two.results[0].seeds, *two.results[1].seeds):
         path = Path(run.bundle or "")
         assert path.parent == tmp_path / "two" and (path / "metadata.json").is_file()
-        here = tmp_path / "here" / path.name
+        serial = tmp_path / "here" / path.name
         assert sorted(p.relative_to(path) for p in path.rglob("*")) == sorted(
-            p.relative_to(here) for p in here.rglob("*")
+            p.relative_to(serial) for p in serial.rglob("*")
         )
 
     # progress: parallel stages counting 2 preparations + 4 fits, ending with all done
