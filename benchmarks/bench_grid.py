@@ -2,9 +2,10 @@
 
 Each run is the real command (`train evaluate ... --json` in a subprocess, so cluster start and imports
 count), on the same snapshot and grid; prints per engine the median wall seconds with the range, the ratio to
-no Dask, the median seconds per preparation and per fit, and whether the pooled figures equal the run without
-Dask. Then the grid's expected wall time on more cores, from the per-task times of the 1-thread workers
-(greedy list scheduling of the same tasks, preparations before their fits; docs/grid.md).
+no Dask, the CPU seconds of the command and every process it started (less sensitive than wall time to other
+jobs on the machine), the median seconds per preparation and per fit, and whether the pooled figures equal
+the first engine's. Then the grid's expected wall time on more cores, from the per-task times of the
+1-thread workers (greedy list scheduling of the same tasks, preparations before their fits; docs/grid.md).
 
     python benchmarks/bench_grid.py --store fsdata [--snapshot ID] [--repeats 3] [--quick] [--folds 4]
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,13 +36,20 @@ def _newest_snapshot(store: Path) -> str:
     return folders[-1].parent.name
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every finished descendant, workers included
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(args: list[str]) -> tuple[float, dict[str, Any]]:
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), _cpu()
     done = subprocess.run(args, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - began
     if done.returncode != 0:
         sys.exit(f"{' '.join(args)} exited {done.returncode}:\n{done.stderr[-2000:]}")
-    return wall, json.loads(done.stdout)
+    report = json.loads(done.stdout)
+    report["bench_cpu_seconds"] = _cpu() - cpu
+    return wall, report
 
 
 def _pooled(report: dict[str, Any]) -> str:
@@ -83,6 +92,7 @@ def main() -> None:
     parser.add_argument(
         "--engines", default=",".join(ENGINES), help="comma-separated subset of " + str(list(ENGINES))
     )
+    parser.add_argument("--save", type=Path, default=None, help="write each run's figures to this JSON file")
     args = parser.parse_args()
     snapshot = args.snapshot or _newest_snapshot(args.store)
     base = [
@@ -105,11 +115,18 @@ def main() -> None:
         for name in args.engines.split(","):
             runs.setdefault(name, []).append(_run(base + ENGINES[name]))
             print(f"  run {repeat + 1} {name}: {runs[name][-1][0]:.1f} s", flush=True)
+    if args.save:
+        keep = ("seconds", "bench_cpu_seconds", "engine")
+        saved = {
+            name: [{"wall": w, "pooled": _pooled(r), **{k: r[k] for k in keep}} for w, r in done]
+            for name, done in runs.items()
+        }
+        args.save.write_text(json.dumps(saved, indent=1))
     reference = statistics.median(w for w, _ in runs[next(iter(runs))])
     first_pooled = _pooled(runs[next(iter(runs))][0][1])
     print(
         f"\n{'engine':<13} {'n':>2} {'wall median [min, max] s':>26} {'ratio':>6} "
-        f"{'prep s':>7} {'fit s':>6}  pooled"
+        f"{'cpu s':>7} {'prep s':>7} {'fit s':>6}  pooled"
     )
     for name, done in runs.items():
         walls = [w for w, _ in done]
@@ -118,9 +135,10 @@ def main() -> None:
         same = "identical" if all(_pooled(r) == first_pooled for _, r in done) else "differs"
         median = statistics.median(walls)
         spread = f"{median:.1f} [{min(walls):.1f}, {max(walls):.1f}]"
+        cpu = statistics.median(r["bench_cpu_seconds"] for _, r in done)
         print(
             f"{name:<13} {len(walls):>2} {spread:>26} {median / reference:>6.2f} "
-            f"{prep:>7.1f} {fit:>6.1f}  {same}"
+            f"{cpu:>7.1f} {prep:>7.1f} {fit:>6.1f}  {same}"
         )
     one_thread = runs.get("--workers 2")
     if one_thread:

@@ -228,7 +228,7 @@ def _run_here(specs: list[FitSpec], on_stage: StageCallback | None, on_step: Ste
             uses[key] -= 1
             if uses[key] == 0:
                 del prepared[key]
-    jobs = sorted({spec.config.base_model.n_jobs for spec in specs})
+    jobs = "/".join(str(n) for n in sorted({spec.config.base_model.n_jobs for spec in specs}))
     engine = {
         "kind": "this process",
         "threads": f"torch {torch.get_num_threads()} threads, XGBoost n_jobs {jobs}",

@@ -156,6 +156,12 @@ def test_the_default_path_never_imports_dask_and_options_are_checked() -> None:
         GridEngine(workers=2, scheduler="tcp://127.0.0.1:8786")
     with pytest.raises(ValueError, match="--workers N or --scheduler"):
         GridEngine(threads_per_worker=2)
+    from typer.testing import CliRunner
+
+    from train.app.cli import app
+
+    both = CliRunner().invoke(app, ["evaluate", "--snapshot", "0" * 20, "--workers", "2", "--scheduler", "x"])
+    assert both.exit_code == 2 and "give one" in both.stderr
 
 
 @pytest.mark.slow
