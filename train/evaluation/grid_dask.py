@@ -51,6 +51,7 @@ from train.fitting.prepare import Prepared
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
+_STEP_ORDER = {"prepare": 0, "fit": 1, "combine": 2}  # task key prefixes, in the order the steps run
 MANIFEST = "manifest.json"
 
 
@@ -303,14 +304,17 @@ def _follow(client: Client, graph: _Graph, on_stage: StageCallback | None, start
             except TimeoutError:
                 finished = set()
             event = None
-            for future in sorted(finished, key=lambda f: not f.key.startswith("prepare-")):
-                pending.discard(future)  # a preparation first: its failure fails its fits too
+            erred = [f for f in (*finished, *pending) if f.status in ("error", "cancelled", "lost")]
+            if erred:  # the first step that failed: a failed fit also fails its combination
+                culprit = min(erred, key=lambda f: _STEP_ORDER[f.key.split("-")[0]])
+                label = graph.labels[culprit.key]
+                cause = culprit.exception() if culprit.status == "error" else RuntimeError(culprit.status)
+                if on_stage is not None:
+                    on_stage(Stage(done, total, f"failed: {label}", (), 1, True))
+                raise GridTaskFailed(label, cause) from cause
+            for future in finished:
+                pending.discard(future)
                 label = graph.labels[future.key]
-                if future.status != "finished":
-                    cause = future.exception() if future.status == "error" else RuntimeError(future.status)
-                    if on_stage is not None:
-                        on_stage(Stage(done, total, f"failed: {label}", (), 1, True))
-                    raise GridTaskFailed(label, cause) from cause
                 if not future.key.startswith("prepare-"):
                     outputs[future.key] = future.result()
                 if future.key in graph.counted:
