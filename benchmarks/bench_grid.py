@@ -2,8 +2,7 @@
 
 Each run is the real command (`train evaluate ... --json` in a subprocess, so cluster start and imports
 count), on the same snapshot and grid; prints per engine the median wall seconds with the range, the ratio to
-no Dask, the CPU seconds of the command and every process it started (less sensitive than wall time to other
-jobs on the machine), the median seconds per preparation and per fit, and whether the pooled figures equal
+no Dask, the CPU seconds of the finished descendants (getrusage; it can miss Dask's worker processes), the median seconds per preparation and per fit, and whether the pooled figures equal
 the first engine's. Then the grid's expected wall time on more cores, from the per-task times of the
 1-thread workers (greedy list scheduling of the same tasks, preparations before their fits; docs/grid.md).
 

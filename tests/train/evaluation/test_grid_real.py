@@ -57,4 +57,6 @@ def test_quick_evaluate_on_two_workers_gives_the_pooled_table_of_a_run_without_d
                     assert other[key] == pytest.approx(interval[key], abs=TOLERANCE), (variant, head, metric)
 
 
-TOLERANCE = 0.0
+# `--workers 2` on 2 cores fits with 1 thread, the run without Dask with 2: measured pooled differences
+# of about 1e-9 (docs/grid.md); with the same threads per fit they are identical (test_grid.py).
+TOLERANCE = 1e-6
