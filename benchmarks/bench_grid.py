@@ -2,11 +2,12 @@
 
 Each run is the real command (`train evaluate ... --json` in a subprocess, so cluster start and imports
 count), on the same snapshot and grid; prints per engine the median wall seconds with the range, the ratio to
-no Dask, the CPU seconds of the finished descendants (getrusage; it can miss Dask's worker processes), the median seconds per preparation and per fit, and whether the pooled figures equal
+no Dask, the CPU seconds of the finished descendants (getrusage; it can miss Dask's worker processes), the
+median seconds per preparation and per fit, and whether the pooled figures equal
 the first engine's. Then the grid's expected wall time on more cores, from the per-task times of the
 1-thread workers (greedy list scheduling of the same tasks, preparations before their fits; docs/grid.md).
 
-    python benchmarks/bench_grid.py --store fsdata [--snapshot ID] [--repeats 3] [--quick] [--folds 4]
+    python benchmarks/bench_grid.py --store fsdata [--snapshot ID] [--repeats 3] [--folds 4] [--save F]
 
 Default grid: `--quick` (2 folds, v10 and v10_ctx, 1 seed, 1 epoch, the 3000 most recent training samples,
 a 50-tree base model): 2 preparations and 4 fits.
