@@ -30,6 +30,7 @@ from featurestore.app.console import (
     store_at,
 )
 from train.app.bundle_path import bundle_path as _bundle_path
+from train.app.grid_options import SchedulerOpt, ShipSnapshotOpt, ThreadsPerWorkerOpt, WorkersOpt, grid_engine
 from train.app.live_cli import live_app
 
 app = typer.Typer(
@@ -223,6 +224,10 @@ def evaluate(
             "--quick", help="A few minutes: 2 folds, 1 epoch, 3000 training rows, 50-tree base model."
         ),
     ] = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    threads_per_worker: ThreadsPerWorkerOpt = None,
+    ship_snapshot: ShipSnapshotOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -230,7 +235,7 @@ def evaluate(
     """Walk-forward evaluation: retrain every variant per fold; metrics vs baselines and the trade table."""
     with cli_errors(debug):
         from train.app.evaluate_progress import EvaluateProgress
-        from train.app.evaluate_view import evaluate_view
+        from train.app.evaluate_view import print_evaluate_summary
         from train.evaluation.walkforward import (
             QUICK_FOLDS,
             EvaluateConfig,
@@ -245,23 +250,14 @@ def evaluate(
             variants=tuple(v.strip() for v in variants.split(",")),
             seeds=seeds,
         )
+        grid = {"engine": grid_engine(workers, scheduler, threads_per_worker, ship_snapshot)}
         if as_json:  # stdout is the JSON, stderr stays quiet
-            report = evaluate_snapshot(store_at(store), snapshot, run_config, evaluate_config)
-            _emit_json(report)
+            _emit_json(evaluate_snapshot(store_at(store), snapshot, run_config, evaluate_config, **grid))
             return
         with EvaluateProgress(err) as progress:
-            report = evaluate_snapshot(
-                store_at(store),
-                snapshot,
-                run_config,
-                evaluate_config,
-                on_stage=progress.stage,
-                on_step=progress.step,
-            )
-        out.print(evaluate_view(report), soft_wrap=True)
-        out.print(f"Report (opens offline): {report['report_html']}", highlight=False, soft_wrap=True)
-        bundles = f"{report['report_dir']}/bundles"
-        out.print(f"Fold bundles (train replay --bundle ...): {bundles}", highlight=False, soft_wrap=True)
+            grid |= {"on_stage": progress.stage, "on_step": progress.step}
+            report = evaluate_snapshot(store_at(store), snapshot, run_config, evaluate_config, **grid)
+        print_evaluate_summary(out, report)
 
 
 @app.command("verify-fullyear")

@@ -2,7 +2,9 @@
 
 On a terminal: a live bar over all stages (each fold's preparation, then one fit per variant and seed) with
 the elapsed time, and a second bar over the current epoch's steps. Elsewhere (a log file, CI): one line per
-stage with the elapsed time. `--json` passes no progress at all, so nothing is printed.
+stage with the elapsed time. On Dask workers (`--workers`, `--scheduler`) the stages run side by side: the
+line counts the steps done, running and failed and names what just finished or started (no epoch bar).
+`--json` passes no progress at all, so nothing is printed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from rich.console import Console
 
 from featurestore.app.console import ProgressDisplay
-from train.evaluation.walkforward import Stage
+from train.evaluation.grid import Stage
 
 
 class EvaluateProgress(ProgressDisplay):
@@ -28,6 +30,9 @@ class EvaluateProgress(ProgressDisplay):
 
     def stage(self, stage: Stage) -> None:
         text = f"[{stage.done + 1}/{stage.total}] {stage.text}"
+        if stage.parallel:
+            counts = f"{stage.done}/{stage.total} done · {len(stage.running)} running · {stage.failed} failed"
+            text = f"[{counts}] {stage.text}"
         self._progress.update(self._stages, description=text, completed=stage.done, total=stage.total)
         self._progress.update(self._steps, visible=False)
         if not self.live:

@@ -171,19 +171,35 @@ def evaluate_fold(
     for seed in seeds:
         if seed not in by_seed:
             by_seed[seed] = prepare_fold(snapshot, dataclasses.replace(config, seed=seed), fold)
-    first = by_seed[seeds[0]]
-    idx = {split: first.idx[split] for split in ("val", "test")}
-    targets = {split: first.eval_tensors.targets[i].numpy() for split, i in idx.items()}
     runs = []
     for seed in seeds:
-        if not np.array_equal(by_seed[seed].idx["test"], idx["test"]):
-            raise AssertionError(
-                f"fold {fold.index}: seed {seed} prepared other test rows than seed {seeds[0]}"
-            )
         if on_seed is not None:
             on_seed(seed)
         seed_config = dataclasses.replace(cfg, seed=seed)
-        runs.append(_fit_seed(snapshot, by_seed[seed], fold, seed_config, bundle_dir, on_step))
+        runs.append(fit_seed(snapshot, by_seed[seed], fold, seed_config, bundle_dir, on_step))
+    test_rows = [by_seed[seed].idx["test"].numpy() for seed in seeds]
+    return combine_seeds(by_seed[seeds[0]], fold, cfg, runs, test_rows, trade_config)
+
+
+def combine_seeds(
+    first: Prepared,
+    fold: Fold,
+    cfg: RunConfig,
+    runs: Sequence[SeedRun],
+    test_rows_by_seed: Sequence[np.ndarray],
+    trade_config: TradeConfig | None = None,
+) -> FoldResult:
+    """One variant's fold result from its seeds' fits: the mean p per row, scored beside the baselines of
+    the first seed's preparation ``first``; ``test_rows_by_seed`` are the test rows each seed's preparation
+    chose (they must agree)."""
+    seeds = [run.seed for run in runs]
+    idx = {split: first.idx[split] for split in ("val", "test")}
+    targets = {split: first.eval_tensors.targets[i].numpy() for split, i in idx.items()}
+    for seed, rows in zip(seeds, test_rows_by_seed, strict=True):
+        if not np.array_equal(rows, idx["test"].numpy()):
+            raise AssertionError(
+                f"fold {fold.index}: seed {seed} prepared other test rows than seed {seeds[0]}"
+            )
     mean = {
         "direction": np.mean([r.test_p for r in runs], axis=0),
         "early_move": np.mean([r.test_early_p for r in runs], axis=0),
@@ -223,7 +239,7 @@ def evaluate_fold(
     )
 
 
-def _fit_seed(
+def fit_seed(
     snapshot: Snapshot,
     prepared: Prepared,
     fold: Fold,

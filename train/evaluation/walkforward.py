@@ -32,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from featurestore.api import Store, open_snapshot
-from train.evaluation.evaluate import FoldResult, StepCallback, evaluate_fold, prepare_fold, snapshot_folds
+from train.evaluation.evaluate import FoldResult, StepCallback, snapshot_folds
 from train.evaluation.evaluate_html import evaluate_headline, write_evaluate_html
 from train.evaluation.evaluate_plots import write_plots
+from train.evaluation.grid import FitSpec, GridEngine, GridRun, Stage, run_grid
 from train.evaluation.metric_intervals import reliability_intervals, trade_intervals
 from train.evaluation.rule_family import FamilyConfig, rule_family
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
@@ -68,27 +69,6 @@ class EvaluateConfig:
             raise ValueError(f"--variants: unknown {unknown or 'none given'}; use {', '.join(VARIANTS)}")
         if self.seeds < 1:
             raise ValueError(f"--seeds must be at least 1, got {self.seeds}")
-
-
-@dataclass(frozen=True)
-class Stage:
-    """What `evaluate_snapshot` is doing: stage ``done + 1`` of ``total`` (a fold's preparation or a fit)."""
-
-    done: int
-    total: int
-    text: str
-
-
-class _Stages:
-    """Numbers the stages as they begin and hands them to the caller's callback."""
-
-    def __init__(self, on_stage: Callable[[Stage], None] | None, total: int) -> None:
-        self.on_stage, self.total, self.done = on_stage, total, 0
-
-    def begin(self, text: str) -> None:
-        if self.on_stage is not None:
-            self.on_stage(Stage(self.done, self.total, text))
-        self.done += 1
 
 
 def evaluate_run_config(path: Path | None, overrides: dict[str, Any], *, quick: bool = False) -> RunConfig:
@@ -129,10 +109,12 @@ def evaluate_snapshot(
     config: RunConfig,
     evaluate: EvaluateConfig,
     *,
+    engine: GridEngine | None = None,
     on_stage: Callable[[Stage], None] | None = None,
     on_step: StepCallback | None = None,
 ) -> dict[str, Any]:
-    """Run the walk-forward evaluation and write its report; returns the report dict."""
+    """Run the walk-forward evaluation (on ``engine``: this process by default, or Dask) and write its
+    report; returns the report dict."""
     started = time.perf_counter()
     snapshot = open_snapshot(store, snapshot_id, contract=None)
     folds = snapshot_folds(snapshot, evaluate.n_folds, config.splits.embargo_bars)
@@ -140,36 +122,25 @@ def evaluate_snapshot(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = store.reports_dir / f"evaluate-{snapshot_id[:8]}-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
-    bundle_dir = out / "bundles" if evaluate.keep_bundles else None
+    specs = [
+        FitSpec(
+            store.root,
+            snapshot_id,
+            dataclasses.replace(config, variant=variant),
+            fold,
+            seeds,
+            where=f"fold {fold.index + 1}/{len(folds)}",
+            trades=evaluate.trades,
+            bundle_dir=out / "bundles" if evaluate.keep_bundles else None,
+        )
+        for fold in folds
+        for variant in evaluate.variants
+    ]
+    grid = run_grid(specs, engine, on_stage=on_stage, on_step=on_step)
     results: dict[str, list[FoldResult]] = {v: [] for v in evaluate.variants}
-    timing: list[dict[str, Any]] = []
-    stages = _Stages(on_stage, len(folds) * len(seeds) * (1 + len(evaluate.variants)))
-    for fold in folds:
-        where = f"fold {fold.index + 1}/{len(folds)}"
-        began = time.perf_counter()
-        prepared = {}
-        for seed in seeds:
-            stages.begin(f"{where}: base model and inputs (seed {seed})")
-            prepared[seed] = prepare_fold(snapshot, dataclasses.replace(config, seed=seed), fold)
-        fold_timing: dict[str, Any] = {"fold": fold.index}
-        fold_timing["prepare_seconds"] = round(time.perf_counter() - began, 1)
-        for variant in evaluate.variants:
-            run_config = dataclasses.replace(config, variant=variant)
-            result = evaluate_fold(
-                snapshot,
-                run_config,
-                fold,
-                evaluate.trades,
-                prepared=prepared,
-                seeds=seeds,
-                bundle_dir=bundle_dir,
-                on_seed=lambda seed, at=f"{where} · {variant}": stages.begin(f"{at} · seed {seed}"),
-                on_step=on_step,
-            )
-            results[variant].append(result)
-            fold_timing.setdefault("fits", []).extend(_fit_timing(result))
-        fold_timing["seconds"] = round(time.perf_counter() - began, 1)
-        timing.append(fold_timing)
+    for spec, result in zip(specs, grid.results, strict=True):
+        results[spec.config.variant].append(result)
+    timing = [_fold_timing(specs, grid, fold.index) for fold in folds]
     pooling_began = time.perf_counter()
     report = {
         "snapshot_id": snapshot_id,
@@ -193,8 +164,11 @@ def evaluate_snapshot(
     report["seconds"] = {
         "folds": timing,
         "pooling_and_plots": round(time.perf_counter() - pooling_began, 1),
+        "grid": round(grid.seconds, 1),
+        "tasks": {label: round(seconds, 2) for label, seconds in grid.task_seconds.items()},
         "total": round(time.perf_counter() - started, 1),
     }
+    report["engine"] = grid.engine
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     report["report_dir"] = str(out)
     report["report_html"] = str(write_evaluate_html(report, out))
@@ -212,6 +186,20 @@ def _bound(config: RunConfig) -> dict[str, Any]:
         "base_model_grid": {axis: list(getattr(config.base_model, axis)) for axis in GRID_AXES},
         "base_model_early_stopping_rounds": config.base_model.early_stopping_rounds,
         "base_model_calibration": config.base_model.calibration,
+    }
+
+
+def _fold_timing(specs: list[FitSpec], grid: GridRun, fold: int) -> dict[str, Any]:
+    """A fold's preparations and fits in seconds of work (wall seconds only in a serial run)."""
+    mine = [(s, r) for s, r in zip(specs, grid.results, strict=True) if s.fold.index == fold]
+    labels = {spec.prepare_label(seed) for spec, _ in mine for seed in spec.seeds}
+    prepare = sum(grid.task_seconds.get(label, 0.0) for label in labels)
+    fits = [fit for _, result in mine for fit in _fit_timing(result)]
+    return {
+        "fold": fold,
+        "prepare_seconds": round(prepare, 1),
+        "fits": fits,
+        "seconds": round(prepare + sum(f["seconds"] for f in fits), 1),
     }
 
 
