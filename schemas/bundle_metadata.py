@@ -83,7 +83,7 @@ class BaseModelRecord:
 
 @dataclass(frozen=True)
 class BundleMetadata:
-    """The contents of metadata.json (DESIGN section 12)."""
+    """The contents of metadata.json (docs/trainer.md)."""
 
     schema_version: str
     variant: str

@@ -1,6 +1,6 @@
 """`fs calibrate`: choose the data-driven thresholds of a contract from a calibration window's eligible rows.
 
-Rule (contract v2; DESIGN section 6 "Calibration window"), on the eligible rows of the window only:
+Rule (contract v2; docs/contract_v2.md, calibration window), on the eligible rows of the window only:
 - `atr_bucket_thresholds`: the 25/50/75 % quantiles of atr_bps, rounded to 0.1 bps (four equal buckets);
 - `spread_bucket_thresholds`: the 1/3 and 2/3 quantiles of spread_bps, rounded to 0.01 bps;
 - `trend_threshold`: the t (to 0.01) at which NEUTRAL (|trend score| <= t) holds a third of the rows, found

@@ -6,7 +6,7 @@ Usage::
     result = ingest_file(Store.at("./fsdata"), Path("xauusd_m5_2025_mt5.tsv"), options)
     print(result.rows_new, result.warnings)
 
-Nothing is lost and nothing is guessed (DESIGN section 15): bad rows go to ``candles_rejected`` with
+Nothing is lost and nothing is guessed: bad rows go to ``candles_rejected`` with
 their reason, re-ingesting the same file (same sha256 and symbol) is a no-op, bars that disagree with
 stored ones are refused unless ``on_conflict`` says otherwise, and the whole write is one transaction.
 

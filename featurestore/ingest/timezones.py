@@ -1,6 +1,6 @@
 """Source time zones: parse timestamps, convert local wall-clock times to UTC, check the daily break.
 
-Rules (DESIGN section 4):
+Rules:
 - The source zone is declared (``--source-tz``: an IANA name such as ``EET``, or a fixed offset such as
   ``+02:00``, ``-0530``, ``UTC+2``, ``GMT-3``; ``GMT-3`` means three hours behind UTC, not the POSIX sign).
 - Timestamps that carry their own offset (``Z``, ``+02:00``, epoch numbers) use it only when no zone is

@@ -41,7 +41,7 @@ def v2_tables(synthetic_slice: pa.Table) -> dict[str, pa.Table]:
 
 
 def _realized_numpy(slice_: pa.Table, atr_bps: np.ndarray, first: int, available: np.ndarray) -> np.ndarray:
-    """realized_bps from DESIGN section 8, vectorized over rows: no SQL, no loop over the horizon."""
+    """realized_bps from docs/contract_v2.md, vectorized over rows: no SQL, no loop over the horizon."""
     o, h, lo, c, s = (
         slice_.column(k).to_numpy().astype(float) for k in ("open", "high", "low", "close", "spread")
     )

@@ -1,4 +1,4 @@
-"""Point in time and range independence: the two properties every feature must have (DESIGN section 6).
+"""Point in time and range independence: the two properties every feature must have (docs/contract_v1.md).
 
 (a) Deleting every candle after a cut time T, or (b) replacing them with random prices, leaves every feature
 and eligibility value at ts <= T bit-identical; only labels may change. And materializing a sub-range gives

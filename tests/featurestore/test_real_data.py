@@ -128,7 +128,7 @@ def _shares(values: np.ndarray, classes: tuple[int, ...]) -> dict[int, float]:
 
 
 def test_categorical_shares_hold(full_run: dict[str, pa.Table]) -> None:
-    """DESIGN section 6: bucket and regime classes are populated as the contract's thresholds intend.
+    """docs/contract_v1.md: bucket and regime classes are populated as the contract's thresholds intend.
 
     Checked on hard-eligible rows (the rows a live system evaluates; SOFT_VOL_EXTREME rows are among them,
     so all four vol regimes can appear) and, for the fixed-threshold buckets, on the eligible rows too.

@@ -3,7 +3,7 @@
 Why not a rank test on the bars: consecutive M5 bars are strongly autocorrelated and a bucket such as a
 session comes in contiguous blocks of the day, so n bars hold far fewer independent observations than n.
 Kruskal-Wallis on raw bars called an AR(1) p_long (phi 0.99) that ignores the session "significant at 1%"
-in 19 of 20 runs (evidence notes section 1). The unit here is the trading day (UTC calendar day).
+in 19 of 20 runs (docs/replay.md). The unit here is the trading day (UTC calendar day).
 
 The test (a block permutation by trading day):
 

@@ -1,4 +1,4 @@
-"""Whether a model uses context (DESIGN section 13): sensitivity, reliance and benefit, and the verdict.
+"""Whether a model uses context (docs/replay.md): sensitivity, reliance and benefit, and the verdict.
 
 Every measure is on the replayed (predicted) cycles; the replay says how many of them are in-sample.
 
@@ -33,7 +33,7 @@ the early_move head are shown beside it, and early_move's reliance is quoted in 
   direction log loss minus that of the constant base rate of the same rows has an interval below 0;
 - otherwise "context moves p_long but does not help held-out loss".
 
-Why the skill condition (our decision; DESIGN says "uses context" *only when* reliance is above zero, a
+Why the skill condition (our decision; the rule says "uses context" *only when* reliance is above zero, a
 necessary condition): an untrained network's arbitrary preference for a session can line up with a real
 session effect of the labels, and then permuting context really does raise its held-out loss (measured:
 3 of 5 untrained seeds on labels 85% / 15% up by session). Such a model still predicts no better than a

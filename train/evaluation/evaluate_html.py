@@ -120,7 +120,7 @@ def _family_section(variant: str, family: dict[str, Any]) -> Section:
 
 
 def _reliance_section(report: dict[str, Any]) -> Section:
-    """Per fold, variant and seed: does the model use context on the fold's test block (DESIGN 13)?"""
+    """Per fold, variant and seed: does the model use context on the fold's test block (docs/replay.md)?"""
     rows = []
     for variant, folds in report["per_fold"].items():
         for fold in folds:

@@ -1,4 +1,4 @@
-"""Rolling-origin folds for walk-forward evaluation (DESIGN section 16, evidence notes section 4).
+"""Rolling-origin folds for walk-forward evaluation (docs/evaluate.md).
 
 Usage::
 

@@ -5,7 +5,7 @@ Usage::
     rows = TradeRows.from_arrays(ts, t1, p_long, realized_bps)          # one test block, eligible rows
     table = trade_table(rows, TradeConfig(), reference_p=p_long_val)    # thresholds, top-k%, baselines
 
-What it measures (evidence notes section 5, docs/evaluate.md):
+What it measures (docs/evaluate.md):
 
 - **Long only.** An entry is the long trade the label describes: enter at the next bar's open, exit at the
   barrier touched first or at the horizon's close. Its result is the snapshot's ``realized_bps`` (contract

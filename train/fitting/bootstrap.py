@@ -2,7 +2,7 @@
 
 Neighbouring M5 rows are not independent (their labels overlap, volatility clusters), so resampling rows
 gives intervals that are too narrow. Whole UTC days are resampled with replacement instead, and the
-statistic is recomputed on the concatenation (evidence notes section 3). Paired comparisons (model A - model
+statistic is recomputed on the concatenation (docs/evaluate.md). Paired comparisons (model A - model
 B on the same rows) pass a statistic of the per-row difference, so both sides see the same days.
 
 Usage::

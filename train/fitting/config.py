@@ -4,7 +4,7 @@ Usage::
 
     config = load_run_config(Path("train.toml"), overrides={"epochs": 3, "variant": "v10"})
 
-Defaults are the seed's (DESIGN section 11). Unknown keys in a TOML file are refused, naming the file
+Defaults are the seed's (docs/trainer.md). Unknown keys in a TOML file are refused, naming the file
 and the key, so a typo never silently falls back to a default.
 """
 
@@ -30,7 +30,7 @@ DEVICES = ("cpu", "cuda")
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Optimizer, schedule and stopping (DESIGN section 11)."""
+    """Optimizer, schedule and stopping (docs/trainer.md)."""
 
     epochs: int = 30
     batch_size: int = 256

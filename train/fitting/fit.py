@@ -32,7 +32,7 @@ COLLAPSE_STD = 1e-6
 
 
 class TrainingFailed(FeatureStoreError):
-    """A hard failure of DESIGN section 11: non-finite loss or collapsed predictions (exit 1)."""
+    """A hard failure of training (docs/trainer.md): non-finite loss or collapsed predictions (exit 1)."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""ENTRY_V10 / ENTRY_V10_CTX hybrid transformer (DESIGN section 11, seed architecture).
+"""ENTRY_V10 / ENTRY_V10_CTX hybrid transformer (docs/trainer.md, seed architecture).
 
 One config object (`ModelConfig`) builds either variant. `v10` fuses [sequence, snapshot, regime]; `v10_ctx`
 adds the seed's ContextEncoder (categorical embeddings + a Linear on the continuous part, without the seed's
@@ -153,7 +153,7 @@ class ContextContEncoder(nn.Module):
     """Linear on the z-scored continuous context (atr_bps, spread_bps): [B, dim] -> [B, dim].
 
     No LayerNorm in front (the seed had one): normalizing a 2-vector (a, b) gives (+1, -1) or (-1, +1) (0, 0
-    when a = b), so only sign(a - b) would reach the model (evidence notes section 6). The inputs are
+    when a = b), so only sign(a - b) would reach the model (docs/trainer.md). The inputs are
     already z-scored with statistics fitted on the training split.
     """
 

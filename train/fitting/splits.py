@@ -75,7 +75,7 @@ class SplitConfig:
         return {"train": self.train, "val": self.val, "test": self.test}
 
     def check_embargo(self, seq_len: int, label_horizon: int) -> None:
-        """Refuse an embargo shorter than max(sequence length, label horizon) bars (DESIGN section 11).
+        """Refuse an embargo shorter than max(sequence length, label horizon) bars (docs/trainer.md).
 
         Called where both are known: the run config (its model's ``seq_len``, the code's contract) and the
         preparation of a snapshot (that snapshot's contract). A shorter embargo lets a training row's input

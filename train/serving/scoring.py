@@ -48,7 +48,7 @@ from train.fitting.inference import BATCH_SIZE, CONTEXT_FIELDS, Swap, infer_runs
 # values (the bar itself and the EMA_WINDOW - 1 before it).
 HISTORY_BARS = SEQ_LEN + EMA_WINDOW - 1
 
-# The context groups whose inputs the ablations permute across rows (DESIGN section 13): each takes these
+# The context groups whose inputs the ablations permute across rows (docs/replay.md): each takes these
 # batch fields from the donor row. v10 has no ctx_cat/ctx_cont inputs, so only "all_context" (its regime ids)
 # is replayed for it.
 CONTEXT_GROUPS: dict[str, tuple[str, ...]] = {

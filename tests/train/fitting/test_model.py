@@ -94,7 +94,7 @@ def test_v10_ctx_reacts_to_ctx_cat_and_ctx_cont(ctx_model: EntryV10CtxHybridTran
 @torch.no_grad()
 def test_context_cont_encoder_keeps_magnitudes_not_only_the_sign_of_the_difference() -> None:
     """(1, 2) and (3, 6) have the same sign of atr - spread: a LayerNorm in front would give both the same
-    output (evidence notes section 6). Without it the encoder is affine in (atr_bps, spread_bps)."""
+    output (docs/trainer.md). Without it the encoder is affine in (atr_bps, spread_bps)."""
     torch.manual_seed(0)
     encoder = ContextContEncoder(2)
     pairs = torch.tensor([[1.0, 2.0], [2.0, 1.0], [3.0, 6.0], [0.0, 0.0]])
