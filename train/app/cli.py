@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -29,10 +29,8 @@ from featurestore.app.console import (
     parse_date_range,
     store_at,
 )
-from featurestore.errors import InputError
-
-if TYPE_CHECKING:
-    from featurestore.api import Store
+from train.app.bundle_path import bundle_path
+from train.app.compare_cli import compare
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Train ENTRY_V10 / ENTRY_V10_CTX from snapshots."
@@ -129,20 +127,6 @@ def demo(
         out.print(replay_view(result.replay.summary, str(result.replay.report_html)), soft_wrap=True)
 
 
-def _bundle_path(store: Store, given: Path) -> Path:
-    """A bundle directory as given, or relative to the store (`bundles/<name>`), or a name in its bundles/."""
-    for candidate in (given, store.root / given, store.bundles_dir / given):
-        if (candidate / "metadata.json").is_file():
-            return candidate
-    known = sorted(p.name for p in store.bundles_dir.glob("*") if (p / "metadata.json").is_file())
-    raise InputError(
-        given,
-        f"no bundle here (looked in ., {store.root} and {store.bundles_dir})",
-        fix=f"pass a bundle directory or one of this store's bundles: {', '.join(known) or 'none'} "
-        "(train one with `train run`)",
-    )
-
-
 @app.command()
 def replay(
     bundle: Annotated[Path, typer.Option(help="Bundle directory, or its name under the store's bundles/.")],
@@ -191,8 +175,8 @@ def replay(
 
         the_store = store_at(store)
         config = ReplayConfig(load_mode=mode, start=start, end=end, all_bars=all_bars, per_cycle=per_cycle)
-        model = _bundle_path(the_store, bundle)
-        base = _bundle_path(the_store, baseline) if baseline else None
+        model = bundle_path(the_store, bundle)
+        base = bundle_path(the_store, baseline) if baseline else None
         intervals = read_blocked_intervals(blocked) if blocked else ()
         with StageProgress() as progress:
             progress.stage("replay: bar by bar" if online else "replay")
@@ -371,7 +355,7 @@ def inspect(
         from train.fitting.bundle import BundleMismatch, load_entry_v10_bundle
         from train.fitting.run import summary_metrics
 
-        path = _bundle_path(store_at(store), bundle)
+        path = bundle_path(store_at(store), bundle)
         try:
             meta = read_bundle_metadata(path)
         except BundleMetadataError as exc:
@@ -403,6 +387,8 @@ def inspect(
 def _emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
+
+app.command()(compare)
 
 if __name__ == "__main__":
     app()

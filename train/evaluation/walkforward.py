@@ -35,6 +35,7 @@ from featurestore.api import Store, open_snapshot
 from train.evaluation.evaluate import FoldResult, StepCallback, evaluate_fold, prepare_fold, snapshot_folds
 from train.evaluation.evaluate_html import write_evaluate_html
 from train.evaluation.evaluate_plots import write_plots
+from train.evaluation.fit_cache import keep_evaluate_fits
 from train.evaluation.metric_intervals import reliability_intervals, trade_intervals
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
 from train.fitting.config import VARIANTS, RunConfig, load_run_config
@@ -164,6 +165,7 @@ def evaluate_snapshot(
                 on_step=on_step,
             )
             results[variant].append(result)
+            keep_evaluate_fits(store, snapshot_id, run_config, result, prepared[seeds[0]].frame)
             fold_timing.setdefault("fits", []).extend(_fit_timing(result))
         fold_timing["seconds"] = round(time.perf_counter() - began, 1)
         timing.append(fold_timing)
