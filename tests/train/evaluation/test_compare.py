@@ -57,6 +57,7 @@ def _config(seed: int = 7) -> Any:
     return evaluate_run_config(TINY, {"epochs": 1, "max_train_rows": 600, "seed": seed})
 
 
+LEARNS = evaluate_run_config(TINY, {"epochs": 4, "max_train_rows": 3000})  # enough to pick the signal up
 SETTINGS = CompareConfig(n_folds=1, trades=TradeConfig(random_draws=20))
 
 
@@ -126,7 +127,7 @@ def _plant(b_id: str, noise_seed: int | None) -> Any:
         frame = real(snapshot)
         ts = frame["ts"].cast(pl.Int64).to_numpy()
         s = _per_bar(ts, 1)
-        y = (s + 0.7 * _per_bar(ts, 2) > 0).astype(np.float64)
+        y = (s + 0.3 * _per_bar(ts, 2) > 0).astype(np.float64)
         label = pl.when(frame["y_direction"].is_null()).then(None).otherwise(pl.Series(y))
         if snapshot.id != b_id:
             column = _per_bar(ts, 50)  # uninformative (the trainer refuses a constant column)
@@ -155,7 +156,7 @@ def test_a_feature_only_b_has_that_the_label_follows_makes_b_better(
 ) -> None:
     monkeypatch.setattr(prepare_module, "snapshot_frame", _plant(shorter_v2_snapshot, None))
     record = compare_snapshots(
-        Store.at(snapshot_store[0]), v2_snapshot_id, shorter_v2_snapshot, _config(), SETTINGS
+        Store.at(snapshot_store[0]), v2_snapshot_id, shorter_v2_snapshot, LEARNS, SETTINGS
     )
     d = record["pooled"]["direction"]["difference"]["log_loss"]
     assert record["verdict"] == BETTER and d["high"] < 0, d
