@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from featurestore.errors import InputError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # importing the store at module level would slow `train --help`
     from featurestore.api import Store
 
 

@@ -29,7 +29,8 @@ from featurestore.app.console import (
     parse_date_range,
     store_at,
 )
-from train.app.bundle_path import bundle_path as _bundle_path
+from train.app.bundle_path import bundle_path
+from train.app.compare_cli import compare
 from train.app.grid_options import SchedulerOpt, ShipSnapshotOpt, ThreadsPerWorkerOpt, WorkersOpt, grid_engine
 from train.app.live_cli import live_app
 
@@ -177,8 +178,8 @@ def replay(
 
         the_store = store_at(store)
         config = ReplayConfig(load_mode=mode, start=start, end=end, all_bars=all_bars, per_cycle=per_cycle)
-        model = _bundle_path(the_store, bundle)
-        base = _bundle_path(the_store, baseline) if baseline else None
+        model = bundle_path(the_store, bundle)
+        base = bundle_path(the_store, baseline) if baseline else None
         intervals = read_blocked_intervals(blocked) if blocked else ()
         with StageProgress() as progress:
             progress.stage("replay: bar by bar" if online else "replay")
@@ -339,7 +340,7 @@ def inspect(
         from train.fitting.bundle import BundleMismatch, load_entry_v10_bundle
         from train.fitting.run import summary_metrics
 
-        path = _bundle_path(store_at(store), bundle)
+        path = bundle_path(store_at(store), bundle)
         try:
             meta = read_bundle_metadata(path)
         except BundleMetadataError as exc:
@@ -371,6 +372,8 @@ def inspect(
 def _emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
+
+app.command()(compare)
 
 if __name__ == "__main__":
     app()

@@ -128,8 +128,10 @@ def fold_config(config: RunConfig, fold: Fold) -> RunConfig:
     return dataclasses.replace(config, splits=fold.splits)
 
 
-def prepare_fold(snapshot: Snapshot, config: RunConfig, fold: Fold) -> Prepared:
-    if "realized_bps" not in snapshot_frame_columns(snapshot):
+def prepare_fold(
+    snapshot: Snapshot, config: RunConfig, fold: Fold, *, need_realized: bool = True
+) -> Prepared:
+    if need_realized and "realized_bps" not in snapshot_frame_columns(snapshot):
         raise ValueError(
             f"snapshot {snapshot.id} has no realized_bps (contract v1): build a contract v2 snapshot "
             "(`fs materialize` and `fs validate` under the newest contract) for the trade table"
@@ -237,6 +239,15 @@ def combine_seeds(
         test_base_p=base_predict(first.base_model, raw[test_rows], feature_names=snap_names),
         prior=float(scored["baseline_fit"]["prior"]["positive_rate"]["direction"]),
     )
+
+
+def fit_fold_seed(snapshot: Snapshot, config: RunConfig, fold: Fold) -> tuple[Prepared, SeedRun]:
+    """One fit of ``config.variant`` with ``config.seed`` on the fold (no bundle): its preparation and run.
+
+    `train compare` fits through this; a snapshot without realized_bps (contract v1) is fitted too.
+    """
+    prepared = prepare_fold(snapshot, config, fold, need_realized=False)
+    return prepared, fit_seed(snapshot, prepared, fold, fold_config(config, fold), None, None)
 
 
 def fit_seed(

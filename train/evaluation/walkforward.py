@@ -35,12 +35,14 @@ from featurestore.api import Store, open_snapshot
 from train.evaluation.evaluate import FoldResult, StepCallback, snapshot_folds
 from train.evaluation.evaluate_html import evaluate_headline, write_evaluate_html
 from train.evaluation.evaluate_plots import write_plots
+from train.evaluation.fit_cache import keep_evaluate_fits
 from train.evaluation.grid import FitSpec, GridEngine, GridRun, Stage, run_grid
 from train.evaluation.metric_intervals import reliability_intervals, trade_intervals
 from train.evaluation.rule_family import FamilyConfig, rule_family
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table
 from train.fitting.base_model import GRID_AXES
 from train.fitting.config import VARIANTS, RunConfig, load_run_config
+from train.fitting.dataset import snapshot_frame
 from train.fitting.intervals import AUC_RESAMPLES, binary_intervals, paired_log_loss_interval
 from train.fitting.metrics import binary_metrics
 
@@ -138,8 +140,10 @@ def evaluate_snapshot(
     ]
     grid = run_grid(specs, engine, on_stage=on_stage, on_step=on_step)
     results: dict[str, list[FoldResult]] = {v: [] for v in evaluate.variants}
+    frame = snapshot_frame(snapshot)  # its eligible bars go with each kept fit (`train compare` reuses them)
     for spec, result in zip(specs, grid.results, strict=True):
         results[spec.config.variant].append(result)
+        keep_evaluate_fits(store, snapshot_id, spec.config, result, frame)
     timing = [_fold_timing(specs, grid, fold.index) for fold in folds]
     pooling_began = time.perf_counter()
     report = {
