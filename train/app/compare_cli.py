@@ -102,6 +102,11 @@ def _rows(record: dict[str, Any]) -> dict[str, str]:
     for fold in record["per_fold"]:
         rows[f"fold {fold['fold']} B - A dir log loss"] = text(fold["direction"]["difference"]["log_loss"])
     rows["verdict (direction log loss)"] = record["verdict"]
+    for side in ("a", "b"):
+        table = record["trades"][side]
+        rows[f"{side.upper()} entry rules (SPA)"] = (
+            table["rule_family_headline"] if table else "no realized_bps in this version: no trade test"
+        )
     rows["fits reused"] = f"{record['reused_fits']} of {len(record['fits'])}"
     rows["seconds"] = f"{record['seconds']:.0f}"
     return rows

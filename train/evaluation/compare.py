@@ -25,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 from train.evaluation.fit_cache import FitPredictions
 from train.evaluation.metric_intervals import trade_intervals
+from train.evaluation.rule_family import FamilyConfig, family_headline, rule_family
 from train.evaluation.trades import TradeConfig, TradeRows, entry_rules, one_position, trade_table
 from train.fitting.bootstrap import block_bootstrap, mean_interval, trading_days
 from train.fitting.intervals import AUC_RESAMPLES, binary_intervals, row_log_loss
@@ -173,14 +174,17 @@ def _rows(paired: Paired, side: str) -> TradeRows:
 
 
 def version_trades(paired: Paired, side: str, config: TradeConfig) -> dict[str, Any] | None:
-    """One version's trade table on the paired rows (None without realized_bps).
-
-    A per-version test over the whole rule grid (data-snooping: SPA / StepM) belongs here, beside the
-    table whose rules it tests.
-    """
+    """One version's trade table on the paired rows (None without realized_bps), with the test of its
+    whole rule grid (SPA / StepM against staying flat and always entering: `rule_family`) and the
+    sentence that states it, which names how many rules were tried."""
     if not np.isfinite(paired.realized[side]).all() or len(paired.ts) == 0:
         return None
-    return trade_table(_rows(paired, side), config, reference_p=paired.val_p[side], intervals=trade_intervals)
+    rows = _rows(paired, side)
+    table = trade_table(rows, config, reference_p=paired.val_p[side], intervals=trade_intervals)
+    family = rule_family(rows, paired.val_p[side], config, FamilyConfig())
+    table["rule_family"] = family
+    table["rule_family_headline"] = family_headline(f"version {side.upper()}", family)[1]
+    return table
 
 
 def trade_differences(paired: Paired, config: TradeConfig, seed: int = 0) -> list[dict[str, Any]] | None:
