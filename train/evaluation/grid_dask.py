@@ -45,7 +45,7 @@ from train.evaluation.evaluate import (
     fold_config,
     prepare_fold,
 )
-from train.evaluation.grid import FitSpec, GridEngine, GridRun, GridTaskFailed, Stage, StageCallback
+from train.evaluation.grid_spec import FitSpec, GridEngine, GridRun, GridTaskFailed, Stage, StageCallback
 from train.fitting.prepare import Prepared
 
 logger = logging.getLogger(__name__)
