@@ -14,7 +14,7 @@ import time
 from rich.console import Console
 
 from featurestore.app.console import ProgressDisplay
-from train.evaluation.grid import Stage
+from train.evaluation.grid_spec import Stage
 
 
 class EvaluateProgress(ProgressDisplay):

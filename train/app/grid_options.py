@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from train.evaluation.grid import GridEngine
+    from train.evaluation.grid_spec import GridEngine
 
 WorkersOpt = Annotated[
     int | None, typer.Option(help="Run the fits on a local Dask cluster of N worker processes.")
@@ -42,6 +42,6 @@ def grid_engine(
     workers: int | None, scheduler: str | None, threads_per_worker: int | None, ship_snapshot: bool
 ) -> GridEngine:
     """The grid engine the options name (a ValueError, exit 2, for a contradictory combination)."""
-    from train.evaluation.grid import GridEngine
+    from train.evaluation.grid_spec import GridEngine
 
     return GridEngine(workers, scheduler, threads_per_worker, ship_snapshot)

@@ -36,7 +36,8 @@ from train.evaluation.evaluate import FoldResult, StepCallback, snapshot_folds
 from train.evaluation.evaluate_html import evaluate_headline, write_evaluate_html
 from train.evaluation.evaluate_plots import write_plots
 from train.evaluation.fit_cache import keep_evaluate_fits
-from train.evaluation.grid import FitSpec, GridEngine, GridRun, Stage, run_grid
+from train.evaluation.grid import run_grid
+from train.evaluation.grid_spec import FitSpec, GridEngine, GridRun, Stage
 from train.evaluation.metric_intervals import reliability_intervals, trade_intervals
 from train.evaluation.rule_family import FamilyConfig, rule_family
 from train.evaluation.trades import TradeConfig, TradeRows, trade_table

@@ -24,7 +24,8 @@ from featurestore.store.handle import Store
 from tests.conftest import REPO
 from tests.train.conftest import TINY
 from train.evaluation.evaluate import FoldResult, snapshot_folds
-from train.evaluation.grid import FitSpec, GridEngine, GridTaskFailed, Stage, run_grid
+from train.evaluation.grid import run_grid
+from train.evaluation.grid_spec import FitSpec, GridEngine, GridTaskFailed, Stage
 from train.evaluation.trades import TradeConfig
 from train.evaluation.walkforward import evaluate_run_config
 
