@@ -11,17 +11,25 @@ the first engine's. Then the grid's expected wall time on more cores, from the p
 
 Default grid: `--quick` (2 folds, v10 and v10_ctx, 1 seed, 1 epoch, the 3000 most recent training samples,
 a 50-tree base model): 2 preparations and 4 fits.
+
+    python benchmarks/bench_grid.py --smoke
+
+`--smoke` is the smallest mode: `--quick` with the tiny smoke model (`--config`) on three months of
+synthetic candles (even where real data exists) in a temporary store, once, without Dask (a `--workers 1`
+run would more than double its time); it shows the script works, not the grid's speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,9 +49,9 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _run(args: list[str]) -> tuple[float, dict[str, Any]]:
+def _run(args: list[str], cwd: Path | None = None) -> tuple[float, dict[str, Any]]:
     began, cpu = time.perf_counter(), _cpu()
-    done = subprocess.run(args, capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=3600, cwd=cwd)
     wall = time.perf_counter() - began
     if done.returncode != 0:
         sys.exit(f"{' '.join(args)} exited {done.returncode}:\n{done.stderr[-2000:]}")
@@ -93,7 +101,13 @@ def main() -> None:
         "--engines", default=",".join(ENGINES), help="comma-separated subset of " + str(list(ENGINES))
     )
     parser.add_argument("--save", type=Path, default=None, help="write each run's figures to this JSON file")
+    parser.add_argument(
+        "--smoke", action="store_true", help="smallest mode: --quick, tiny model, 3 months, 1 run, no Dask"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        smoke()
+        return
     snapshot = args.snapshot or _newest_snapshot(args.store)
     base = [
         sys.executable,
@@ -152,6 +166,49 @@ def main() -> None:
                 f"  {slots:>2} one-thread workers: grid about {expected_wall(report, slots):.0f} s "
                 "(tasks only)"
             )
+
+
+SMOKE_ENGINES = ("no Dask",)  # --workers 1 took 77 s beside no Dask's 43 s on 2 cores
+
+
+def _smoke_toml(path: Path) -> Path:
+    """The smoke run configuration as a training TOML (its splits are left out: the folds replace them)."""
+    from smoke_inputs import smoke_run_config  # torch: only the smoke run pays for it here
+
+    config = dataclasses.asdict(smoke_run_config())
+    lines = [f"{key} = {json.dumps(config[key])}" for key in ("variant", "seed")]
+    for section in ("optim", "base_model", "model"):
+        lines.append(f"\n[{section}]")
+        values = {k: v for k, v in config[section].items() if v is not None and k != "seed"}  # top-level seed
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def smoke() -> None:
+    """One `train evaluate --quick` of the tiny model per engine on the smoke store; a JSON line each."""
+    from smoke_inputs import smoke_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store, snapshot = smoke_store(Path(tmp))
+        config = _smoke_toml(Path(tmp) / "smoke.toml")
+        base = [sys.executable, "-m", "train.app.cli", "evaluate", "--snapshot", snapshot,
+                "--store", str(store.root), "--config", str(config), "--json", "--quick"]  # fmt: skip
+        runs = {name: _run(base + ENGINES[name], cwd=Path(tmp)) for name in SMOKE_ENGINES}
+    reference = runs[SMOKE_ENGINES[0]][0]
+    first_pooled = _pooled(runs[SMOKE_ENGINES[0]][1])
+    for name, (wall, report) in runs.items():
+        row = {
+            "runs": 1,
+            "tasks": len(report["seconds"]["tasks"]),
+            "median_s": round(wall, 2),
+            "cpu_s": round(report["bench_cpu_seconds"], 2),
+            "median_prepare_s": round(statistics.median(_tasks(report, "prepare")), 2),
+            "median_fit_s": round(statistics.median(_tasks(report, "fit")), 2),
+            "ratio_to_no_dask": round(wall / reference, 2),
+            "pooled": "identical" if _pooled(report) == first_pooled else "differs",
+        }
+        sys.stdout.write(f"synthetic (smoke) grid, {name}: {json.dumps(row)}\n")
 
 
 if __name__ == "__main__":

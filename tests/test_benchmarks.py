@@ -23,6 +23,9 @@ SMOKE_TIMEOUT_S = 600  # a bound so a stuck benchmark fails the test instead of 
 # numeric "median*" and "ratio*" fields, the others state their median and ratio in words.
 FIGURES = {
     "bench_cli_help.py": [r"featurestore\.app\.cli --help", r"train\.app\.cli --help"],
+    "bench_contract_check.py": [r"synthetic \(smoke\) fs contract check v2, 1 cut:"],
+    "bench_grid.py": [r"synthetic \(smoke\) grid, no Dask:"],
+    "bench_live.py": [r"synthetic \(smoke\) catch-up:", r"synthetic \(smoke\) latency:"],
     "bench_context_evidence.py": [r"context evidence \(synthetic inputs, full-size v10_ctx\):"],
     "bench_materialize.py": [r"synthetic \(smoke\) x1:"],
     "bench_validate.py": [r"synthetic \(smoke\) gate x1:", r"synthetic \(smoke\) data docs x1:"],
