@@ -88,6 +88,7 @@ def worker_snapshot(source: SnapshotSource, shipped: dict[str, bytes] | None) ->
         folder = root / "snapshots" / source.snapshot_id
         folder.mkdir(parents=True)
         for name, body in shipped.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(body)
         store = Store.at(root)
     else:
@@ -253,7 +254,9 @@ def _submit(client: Client, specs: list[FitSpec], engine: GridEngine, threads: d
         where = (source.store_root, source.snapshot_id)
         if engine.ship_snapshot and where not in shipped:
             folder = Store.at(spec.store_root).snapshots_dir / spec.snapshot_id
-            files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+            # every file, its definition/ copy of the contract included (paths relative to the snapshot)
+            paths = sorted(p for p in folder.rglob("*") if p.is_file())
+            files = {str(p.relative_to(folder)): p.read_bytes() for p in paths}
             shipped[where] = client.scatter([files], broadcast=True, hash=False)[0]
         data = shipped.get(where)
         fits = []
