@@ -9,11 +9,11 @@ BIN = $(VENV)/bin
 
 setup: $(VENV)/.installed
 
+# setuptools notes on every editable install that same-named folders in the working directory take
+# precedence; here they are the packages themselves, so that one notice is silenced (nothing else is).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# setuptools notes on every editable install that same-named folders in the working directory take
-	# precedence; here they are the packages themselves, so that one notice is silenced (nothing else is).
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
