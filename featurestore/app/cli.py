@@ -5,7 +5,6 @@ Heavy libraries (torch, Great Expectations) are never imported on this path, so 
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from featurestore.app.console import (
     SymbolOpt,
     SyntheticOpt,
     cli_errors,
+    emit_json,
     out,
     parse_date_range,
     print_warning,
@@ -48,9 +48,6 @@ def _run(debug: bool, action: Callable[[], Any]) -> Any:
     with cli_errors(debug):
         return action()
 
-
-def _emit_json(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
 @app.command()
@@ -162,7 +159,7 @@ def demo(
         with StageProgress() as progress:
             result = run_demo(store_at(store), data, on_stage=progress.stage)
         if as_json:
-            _emit_json(result.to_dict())
+            emit_json(result.to_dict())
             return
         out.print(ingest_summary(result.ingest))
         out.print(materialize_summary(result.materialize))
@@ -213,7 +210,7 @@ def validate(
                 on_stage=progress.stage,
             )
         if as_json:
-            _emit_json(result.to_dict())
+            emit_json(result.to_dict())
         else:
             out.print(validate_summary(result), soft_wrap=True)  # paths stay whole
 
@@ -236,7 +233,7 @@ def snapshots_list(store: StoreOpt = None, as_json: JsonOpt = False, debug: Debu
         manifests = list_snapshots(root)
         states = snapshot_lineage(root, manifests)
         if as_json:
-            _emit_json(
+            emit_json(
                 {
                     "snapshots": [
                         {
@@ -267,7 +264,7 @@ def snapshots_show(
     def action() -> None:
         snap = open_snapshot(store_at(store), snapshot_id, contract=None)
         if as_json:
-            _emit_json(snap.manifest)
+            emit_json(snap.manifest)
         else:
             out.print(snapshot_summary(snap.manifest))
 
@@ -294,7 +291,7 @@ def calibrate(
 
     def action() -> None:
         result = run_calibration(store_at(store), symbol, start, end, named_contract(contract or NEWEST))
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
 
     _run(debug, action)
 
@@ -317,7 +314,7 @@ def status(
     def action() -> None:
         report = store_status(store_at(store), symbol)
         if as_json:
-            _emit_json(report)
+            emit_json(report)
         else:
             for table in status_tables(report):
                 out.print(table)
@@ -356,7 +353,7 @@ def docs(
             )
         index = site_dir(root.validation_dir) / "index.html"
         if as_json:
-            _emit_json({"snapshot_id": snapshot_id, "index": str(index), "data_docs": str(page)})
+            emit_json({"snapshot_id": snapshot_id, "index": str(index), "data_docs": str(page)})
         else:
             sys.stdout.write(f"{index}\n")
             err.print(f"results of {snapshot_id}: {page}", highlight=False, markup=False, soft_wrap=True)
@@ -368,7 +365,7 @@ def docs(
 
 def _show(result: Any, as_json: bool, render: Callable[[Any], Any]) -> None:
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
     else:
         out.print(render(result))
     for warning in result.warnings:

@@ -12,13 +12,15 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import sys
 import tomllib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Annotated, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -107,6 +109,11 @@ def setup_logging(debug: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+
+
+def emit_json(payload: Any) -> None:
+    """A command's `--json` output: one JSON document on stdout (both apps print through this)."""
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
 def parse_date_range(text: str) -> tuple[date, date]:

@@ -6,8 +6,6 @@ Only typer and the console helpers are imported at module level, so `fs --help` 
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -22,6 +20,7 @@ from featurestore.app.console import (
     StoreOpt,
     SymbolOpt,
     cli_errors,
+    emit_json,
     out,
     parse_date_range,
     store_at,
@@ -64,7 +63,7 @@ def check(
                 on_stage=progress.stage,
             )
         if as_json:
-            sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+            emit_json(result.to_dict())
         else:
             out.print(check_summary(result), soft_wrap=True)
         if not result.passed:
@@ -101,7 +100,7 @@ def diff(
         ca, cb = named_contract(a), named_contract(b)
         result = contract_diff(ca, cb, store_at(store) if data else None, symbol, days)
         if as_json:
-            sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+            emit_json(result)
         else:
             out.print(diff_summary(result), soft_wrap=True)
 

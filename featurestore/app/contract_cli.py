@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from featurestore.app.console import DebugOpt, JsonOpt, StoreOpt, cli_errors, out
+from featurestore.app.console import DebugOpt, JsonOpt, StoreOpt, cli_errors, emit_json, out
 
 contract_app = typer.Typer(
     no_args_is_help=True,
@@ -37,9 +36,6 @@ def use_contracts(contracts: Path | None) -> None:
         os.environ[CONTRACTS_ENV] = str(contracts)
 
 
-def _emit(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
-
 
 @contract_app.command("list")
 def contract_list(
@@ -56,7 +52,7 @@ def contract_list(
     with cli_errors(debug):
         rows = list_versions(contracts)
         if as_json:
-            _emit({"versions": rows})
+            emit_json({"versions": rows})
             return
         table = Table("version", "origin", "feature hash", "full hash", "folder", title="contract versions")
         for row in rows:
@@ -90,7 +86,7 @@ def contract_new(
     with cli_errors(debug):
         folder = new_version(name, source, contracts)
         if as_json:
-            _emit({"version": name, "from": source, "folder": str(folder)})
+            emit_json({"version": name, "from": source, "folder": str(folder)})
         else:
             out.print(
                 f"created {folder} from {source}: edit contract.toml and the SQL files there, then "
@@ -114,7 +110,7 @@ def contract_show(
     with cli_errors(debug):
         info = describe_version(name, contracts)
         if as_json:
-            _emit(info)
+            emit_json(info)
             return
         for table in _show_tables(info):
             out.print(table)

@@ -8,9 +8,8 @@ shares with `fs`) and prints a summary. torch, pyarrow, DuckDB and GE are import
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -24,6 +23,7 @@ from featurestore.app.console import (
     SymbolOpt,
     SyntheticOpt,
     cli_errors,
+    emit_json,
     err,
     out,
     parse_date_range,
@@ -80,7 +80,7 @@ def run(
         if result.bundle_path is None:  # a torchrun rank other than 0: rank 0 reports
             return
         if as_json:
-            _emit_json(result.to_dict())
+            emit_json(result.to_dict())
             return
         out.print(filter_rates(result.filter_report))
         out.print(metrics_table(summary_metrics(result.metrics)))
@@ -113,7 +113,7 @@ def demo(
         with StageProgress() as progress:
             result = run_full_demo(store_at(store), data, on_stage=progress.stage, on_step=progress.step)
         if as_json:
-            _emit_json(result.to_dict())
+            emit_json(result.to_dict())
             return
         fs = result.feature_store
         out.print(ingest_summary(fs.ingest))
@@ -196,7 +196,7 @@ def replay(
             else:
                 result = replay_snapshot(the_store, model, str(snapshot), config, baseline_path=base)
         if as_json:
-            _emit_json(result.summary)
+            emit_json(result.summary)
             return
         out.print(replay_view(result.summary, str(result.report_html)), soft_wrap=True)  # paths stay whole
 
@@ -253,7 +253,7 @@ def evaluate(
         )
         grid = {"engine": grid_engine(workers, scheduler, threads_per_worker, ship_snapshot)}
         if as_json:  # stdout is the JSON, stderr stays quiet
-            _emit_json(evaluate_snapshot(store_at(store), snapshot, run_config, evaluate_config, **grid))
+            emit_json(evaluate_snapshot(store_at(store), snapshot, run_config, evaluate_config, **grid))
             return
         with EvaluateProgress(err) as progress:
             grid |= {"on_stage": progress.stage, "on_step": progress.step}
@@ -308,7 +308,7 @@ def verify_fullyear(
         with StageProgress() as progress:
             result = run_verification(store_at(store), verify_config, on_stage=progress.stage)
         if as_json:
-            _emit_json(result.report)
+            emit_json(result.report)
             return
         rows = {
             name: ("pass: " if i["passed"] else "FAIL: ") + i["detail"]
@@ -347,7 +347,7 @@ def inspect(
             raise BundleMismatch(path, [str(exc)]) from None
         loaded = load_entry_v10_bundle(path, variant=meta.variant, mode="live")
         if as_json:
-            _emit_json({**meta.to_dict(), "status": loaded.status, "problems": list(loaded.problems)})
+            emit_json({**meta.to_dict(), "status": loaded.status, "problems": list(loaded.problems)})
             return
         rows = {
             "status": loaded.status + ("" if not loaded.problems else ": " + "; ".join(loaded.problems)),
@@ -368,9 +368,6 @@ def inspect(
         out.print(filter_rates(meta.eligibility_report))
         out.print(metrics_table(summary_metrics(meta.metrics)))
 
-
-def _emit_json(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
 app.command()(compare)

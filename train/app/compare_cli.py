@@ -7,18 +7,12 @@ command, so `train --help` stays fast.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from featurestore.app.console import DebugOpt, JsonOpt, StoreOpt, cli_errors, err, out, store_at
-
-
-def _emit_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+from featurestore.app.console import DebugOpt, JsonOpt, StoreOpt, cli_errors, emit_json, err, out, store_at
 
 
 def compare(
@@ -50,7 +44,7 @@ def compare(
         if list_records:
             rows = records(store_at(store))
             if as_json:
-                _emit_json(rows)
+                emit_json(rows)
                 return
             for row in rows:
                 out.print(" · ".join(f"{k} {v}" for k, v in row.items()), highlight=False, soft_wrap=True)
@@ -77,7 +71,7 @@ def compare(
 
         record = compare_snapshots(store_at(store), ids[0], ids[1], run_config, settings, on_fit=progress)
         if as_json:
-            _emit_json(record)
+            emit_json(record)
             return
         out.print(
             key_value_table("Compare (B - A on paired rows; 95% intervals by trading day)", _rows(record))

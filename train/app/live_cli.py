@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from featurestore.app.console import (
     StoreOpt,
     SymbolOpt,
     cli_errors,
+    emit_json,
     out,
     store_at,
 )
@@ -217,7 +217,7 @@ def _stop_on_signals() -> Any:
 
 def _emit(payload: dict[str, Any], as_json: bool, title: str) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        emit_json(payload)
         return
     from featurestore.app.report import key_value_table
 
